@@ -1,0 +1,5 @@
+"""``python -m threadline`` runs the CLI."""
+
+from threadline.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""``threadline serve``: run the server on a data directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from threadline.settings import Settings
+
+SERVER_FILE = "server.json"
+
+
+def server_file(data_dir: Path) -> Path:
+    """Where a running server announces its URL, so CLI commands can use its API."""
+    return data_dir / SERVER_FILE
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on [env THREADLINE_HOST; 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [env THREADLINE_PORT; 8750].")
+@click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
+              help="Data directory [env THREADLINE_DATA_DIR; ./threadline-data].")
+@click.option("--demo", is_flag=True, default=None,
+              help="Load a month of demo traffic first when the store is empty.")
+def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None) -> None:
+    """Run the server. Creates the data directory and default project on first start
+    and prints the URL and keys."""
+    import uvicorn
+
+    from threadline.app import create_app, open_services
+    from threadline.errors import StoreError
+
+    settings = Settings.from_env(host=host, port=port, data_dir=data_dir, demo=demo)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        services = open_services(settings)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    keys = services.store.ensure_default_project(settings.write_key, settings.secret_key)
+    if settings.demo:
+        from threadline.demo import load_demo_if_empty
+
+        load_demo_if_empty(services)
+    url = f"http://{settings.host if settings.host not in ('0.0.0.0', '::') else '127.0.0.1'}:{settings.port}"
+    click.echo(f"Threadline is running at {url}")
+    click.echo(f"  data directory : {settings.data_dir.resolve()}")
+    click.echo(f"  project        : {keys['project_id']}")
+    click.echo(f"  write key      : {keys['write_key']}   (browser and SDK ingest)")
+    click.echo(f"  secret key     : {keys['secret_key']}   (query API, dashboard, server ingest)")
+    click.echo(f"  dashboard      : {url}/")
+    app = create_app(settings, services)
+    marker = server_file(settings.data_dir)
+    marker.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port,
+                    log_level=settings.log_level.lower(), access_log=False,
+                    timeout_graceful_shutdown=10)
+    finally:
+        try:
+            if json.loads(marker.read_text()).get("pid") == os.getpid():
+                marker.unlink()
+        except (OSError, ValueError):
+            pass

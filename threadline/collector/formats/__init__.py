@@ -1,0 +1,1 @@
+"""Wire-format adapters: each maps its requests onto canonical :class:`Message` values."""

@@ -1,0 +1,134 @@
+"""Helpers every wire adapter shares: times, skew correction, ids, cookieless visitors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from threadline.collector.request_info import RequestInfo
+
+US = 1_000_000
+
+
+class InvalidMessage(Exception):
+    """A message that cannot be stored: it goes to the quarantine with this code and reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def parse_time(value: Any, field_name: str = "timestamp") -> int | None:
+    """An ISO 8601 string, or unix seconds / milliseconds, as UTC microseconds.
+
+    ``None`` and ``""`` mean absent. Anything else unreadable is an invalid message.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidMessage("invalid_timestamp", f"{field_name} is not a time")
+    if isinstance(value, int | float):
+        # Heuristic by magnitude: seconds until year 5138, then milliseconds, then micro.
+        v = float(value)
+        if abs(v) < 1e11:
+            return int(v * US)
+        if abs(v) < 1e14:
+            return int(v * 1000)
+        return int(v)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return parse_time(int(text), field_name)
+        try:
+            if text.endswith(("Z", "z")):
+                text = text[:-1] + "+00:00"
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidMessage("invalid_timestamp", f"{field_name} {value!r} is not ISO 8601") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        try:
+            return int(parsed.timestamp() * US)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidMessage("invalid_timestamp", f"{field_name} {value!r} is out of range") from None
+    raise InvalidMessage("invalid_timestamp", f"{field_name} is not a time")
+
+
+def event_time(timestamp: Any, sent_at: Any, info: RequestInfo) -> tuple[int, int | None, dict[str, Any]]:
+    """The event time after clock-skew correction, the parsed sentAt, and notes.
+
+    With ``sentAt``, the timestamp moves by ``receivedAt - sentAt`` (Segment's rule:
+    the device clock is wrong by the same amount for both). A time still further in
+    the future than the allowed skew is replaced by the receipt time and the original
+    is kept under ``extra.original_timestamp``; a time older than ``max_past`` is refused.
+    """
+    notes: dict[str, Any] = {}
+    ts = parse_time(timestamp, "timestamp")
+    sent = parse_time(sent_at, "sentAt")
+    received = info.received_at_us
+    if ts is None:
+        return received, sent, notes
+    if sent is not None:
+        ts = ts + (received - sent)
+    if ts > received + info.max_future_us:
+        notes["original_timestamp"] = timestamp
+        ts = received
+    if ts < received - info.max_past_us:
+        raise InvalidMessage("timestamp_out_of_range", f"timestamp {timestamp!r} is too far in the past")
+    return ts, sent, notes
+
+
+def content_hash(value: Any) -> str:
+    """A stable hash of a JSON value (keys sorted), for message ids of senders that send none."""
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:32]
+
+
+def site_of(url: Any) -> str:
+    """Lower-case host without port of a URL, or '' when it has none."""
+    if not isinstance(url, str) or not url:
+        return ""
+    try:
+        host = urlsplit(url if "//" in url else "//" + url).hostname
+    except ValueError:
+        return ""
+    return (host or "").lower()
+
+
+def cookieless_id(info: RequestInfo, page_url: Any) -> str:
+    """The cookieless visitor id (api.md): ``cv_`` + 32 hex digits of HMAC-SHA256 keyed by
+    the project's salt of the day over site, ip and user agent. Salts are deleted after two
+    days, so the clear inputs can never be recovered or the id recomputed."""
+    site = site_of(page_url) or site_of(info.origin)
+    salt = info.salt(info.day)
+    digest = hmac.new(salt, f"{site}\n{info.ip}\n{info.user_agent}".encode(), hashlib.sha256)
+    return "cv_" + digest.hexdigest()[:32]
+
+
+def truncate_ip(ip: str) -> str:
+    """The stored form of an IP under ``ip_policy=strict``: last IPv4 octet zeroed, IPv6
+    cut to its first 48 bits."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if isinstance(addr, ipaddress.IPv4Address):
+        return str(ipaddress.IPv4Network(f"{ip}/24", strict=False).network_address)
+    return str(ipaddress.IPv6Network(f"{ip}/48", strict=False).network_address)
+
+
+def stored_ip(ip: str, info: RequestInfo, strict: bool = False) -> str:
+    """The IP as it may be stored under the project's (or the request's) ip policy."""
+    if strict or info.settings.ip_policy == "strict":
+        return truncate_ip(ip)
+    return ip
+
+
+def json_size(value: Any) -> int:
+    return len(orjson.dumps(value, default=str))

@@ -1,0 +1,89 @@
+"""Native collector routes: ``/v1/batch`` and the single-message endpoints (api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from threadline.collector.formats import segment
+from threadline.collector.formats.common import InvalidMessage
+from threadline.collector.http import JSONResponse, basic_user, parse_json, read_body
+from threadline.errors import HTTPError, bad_request
+from threadline.model import Parsed, Rejected, Source
+from threadline.services import Services, services_of
+from threadline.storage.duckdb_store import now_us
+
+
+def _key(request: Request, data: Any) -> str | None:
+    key = basic_user(request)
+    if key is None and isinstance(data, dict):
+        wk = data.get("writeKey")
+        key = wk if isinstance(wk, str) else None
+    return key
+
+
+async def _read(request: Request, svc: Services) -> tuple[Any, str]:
+    body = await read_body(request, svc.settings.native_request_limit)
+    data = parse_json(body)
+    info = svc.auth(_key(request, data))
+    return data, info.project_id
+
+
+def _answer(result: Any) -> JSONResponse:
+    return JSONResponse(
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": [{"index": r.index, "code": r.code, "reason": r.reason} for r in result.rejected],
+        }
+    )
+
+
+async def batch(request: Request) -> JSONResponse:
+    """``POST /v1/batch``: valid messages stored, invalid ones answered and quarantined."""
+    svc = services_of(request)
+    received = now_us()
+    data, project_id = await _read(request, svc)
+    info = svc.request_info(request, project_id, received, svc.settings.native_message_limit)
+    try:
+        parsed = segment.parse_batch(data, info)
+    except InvalidMessage as exc:
+        raise bad_request(exc.reason, "invalid_body") from None
+    result = await svc.ingestor.submit(project_id, parsed, received, Source.NATIVE)
+    return _answer(result)
+
+
+def single(type_: str) -> Any:
+    async def endpoint(request: Request) -> JSONResponse:
+        svc = services_of(request)
+        received = now_us()
+        data, project_id = await _read(request, svc)
+        if not isinstance(data, dict):
+            raise bad_request("the body must be a JSON object", "invalid_body")
+        info = svc.request_info(request, project_id, received, svc.settings.native_message_limit)
+        try:
+            msg = segment.parse_single(data, info, type_)
+        except InvalidMessage as exc:
+            body = {k: v for k, v in data.items() if k != "writeKey"}
+            await svc.ingestor.submit(
+                project_id, Parsed([], [Rejected(0, exc.code, exc.reason, body)]), received,
+                Source.NATIVE,
+            )
+            raise HTTPError(422, "invalid_message", exc.reason, {"code": exc.code}) from None
+        result = await svc.ingestor.submit(project_id, Parsed([msg], []), received, Source.NATIVE)
+        return _answer(result)
+
+    endpoint.__name__ = f"single_{type_}"
+    endpoint.__doc__ = f"``POST /v1/{type_}``: one {type_} message."
+    return endpoint
+
+
+def routes() -> list[BaseRoute]:
+    out: list[BaseRoute] = [Route("/v1/batch", batch, methods=["POST"])]
+    for short, type_ in segment.SHORT_TYPES.items():
+        handler = single(type_)
+        out.append(Route(f"/v1/{type_}", handler, methods=["POST"]))
+        out.append(Route(f"/v1/{short}", handler, methods=["POST"]))
+    return out

@@ -1,0 +1,1 @@
+"""The identity engine: evidence edges, the pure resolution rules, the incremental resolver."""

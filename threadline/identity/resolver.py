@@ -1,0 +1,307 @@
+"""The incremental resolver: keeps one project's identity graph in memory and
+answers, for each batch of evidence, which identifiers changed person.
+
+Correctness rests on one fact: resolution is independent per *component* (the
+identifiers reachable through any edge, accepted or refused). So whenever a
+component gains an edge, gains an earlier edge, or gains or loses a block, the
+resolver replays that whole component with the pure ``rules.resolve``; the result
+equals a replay of the whole project. Components are small for real traffic (one
+person, a shared device), so this stays cheap, and it makes arrival order
+irrelevant by construction.
+
+For each (pair of identifiers, edge class) only the earliest edge is kept: a later
+edge of the same class between the same two identifiers can never change a replay
+(clusters only grow during a replay, so it would meet the same cluster or the same
+refusal). That is what keeps the graph the size of the identifiers, not the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from threadline.identity.rules import Outcome, Resolution, edge_class, order_key, resolve
+from threadline.model import Block, Edge, Identifier
+
+PairKey = tuple[Identifier, Identifier, str]
+
+
+def pair_key(edge: Edge) -> PairKey:
+    a, b = edge.pair
+    return (a, b, edge_class(edge.kind))
+
+
+@dataclass
+class Component:
+    """Identifiers connected by any edge, and the kept edges between them."""
+
+    members: set[Identifier] = field(default_factory=set)
+    edges: set[PairKey] = field(default_factory=set)
+
+
+@dataclass
+class Changes:
+    """What one call changed, for the store to persist in the same transaction."""
+
+    # identifier -> its cluster's earliest identifier, for every identifier whose
+    # representative is new or different (new identifiers included).
+    representative: dict[Identifier, Identifier] = field(default_factory=dict)
+    # kept edges whose outcome is new or different, with the outcome.
+    edges: dict[PairKey, tuple[Edge, Outcome]] = field(default_factory=dict)
+    # kept edges that no longer exist (replaced by an earlier one, or erased).
+    removed_edges: list[PairKey] = field(default_factory=list)
+    first_seen: dict[Identifier, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.representative or self.edges or self.removed_edges or self.first_seen)
+
+
+class ProjectGraph:
+    """One project's identity graph: first-seen times, kept edges, components, blocks,
+    and the current representative of every identifier."""
+
+    def __init__(self) -> None:
+        self.first_seen: dict[Identifier, int] = {}
+        self.edges: dict[PairKey, Edge] = {}
+        self.outcome: dict[PairKey, Outcome] = {}
+        self.state: dict[PairKey, tuple[Edge, Outcome]] = {}
+        self.component_of: dict[Identifier, Component] = {}
+        self.blocks: dict[str, Block] = {}
+        self.blocks_of: dict[Identifier, set[str]] = {}
+        self.rep: dict[Identifier, Identifier] = {}
+        self.members: dict[Identifier, set[Identifier]] = {}
+
+    # ---- loading -------------------------------------------------------------------
+
+    def load(
+        self,
+        first_seen: Mapping[Identifier, int],
+        edges: Iterable[Edge],
+        blocks: Iterable[Block],
+    ) -> Changes:
+        """Build the graph from stored state and resolve it all. Returns every
+        representative and outcome, so a caller can check or persist them."""
+        self.first_seen.update(first_seen)
+        for block in blocks:
+            self._add_block(block)
+        touched: set[Identifier] = set(first_seen)
+        for edge in edges:
+            key = pair_key(edge)
+            old = self.edges.get(key)
+            if old is None or edge.key < old.key:
+                self.edges[key] = edge
+                touched.update((edge.a, edge.b))
+        for key in self.edges:
+            self._connect(key)
+        changes = Changes()
+        self._replay_components(touched, changes, force=True)
+        return changes
+
+    # ---- queries -------------------------------------------------------------------
+
+    def representative(self, ident: Identifier) -> Identifier:
+        """The earliest identifier of ``ident``'s cluster (itself when alone or unknown)."""
+        return self.rep.get(ident, ident)
+
+    def cluster(self, ident: Identifier) -> set[Identifier]:
+        """Every identifier of ``ident``'s cluster."""
+        rep = self.representative(ident)
+        return set(self.members.get(rep, {ident}))
+
+    def component(self, ident: Identifier) -> set[Identifier]:
+        comp = self.component_of.get(ident)
+        return set(comp.members) if comp else {ident}
+
+    def component_edges(self, ident: Identifier) -> list[tuple[Edge, Outcome]]:
+        comp = self.component_of.get(ident)
+        if comp is None:
+            return []
+        return [(self.edges[k], self.outcome.get(k, Outcome.SAME)) for k in comp.edges]
+
+    def knows(self, ident: Identifier) -> bool:
+        return ident in self.first_seen
+
+    # ---- updates -------------------------------------------------------------------
+
+    def apply(self, first_seen: Mapping[Identifier, int], edges: Iterable[Edge]) -> Changes:
+        """Take a batch's identifiers (with the batch's earliest time for each) and edges."""
+        changes = Changes()
+        to_replay: set[Identifier] = set()
+        to_reelect: set[Identifier] = set()
+        for ident, t in first_seen.items():
+            old = self.first_seen.get(ident)
+            if old is None:
+                self.first_seen[ident] = t
+                changes.first_seen[ident] = t
+                self.rep[ident] = ident
+                self.members[ident] = {ident}
+                changes.representative[ident] = ident
+            elif t < old:
+                self.first_seen[ident] = t
+                changes.first_seen[ident] = t
+                to_reelect.add(ident)
+        for edge in edges:
+            for end in (edge.a, edge.b):
+                if end not in self.first_seen:  # defensive: callers pass every end
+                    self.first_seen[end] = edge.time_us
+                    changes.first_seen[end] = edge.time_us
+                    self.rep[end] = end
+                    self.members[end] = {end}
+                    changes.representative[end] = end
+            key = pair_key(edge)
+            old_edge = self.edges.get(key)
+            if old_edge is not None and old_edge.key <= edge.key:
+                continue
+            self.edges[key] = edge
+            self._connect(key)
+            to_replay.add(edge.a)
+        self._replay_components(to_replay, changes)
+        for ident in to_reelect:
+            self._reelect(self.representative(ident), changes)
+        return changes
+
+    def add_block(self, block: Block) -> Changes:
+        """Store a split and replay the components it touches."""
+        self._add_block(block)
+        changes = Changes()
+        self._replay_components(set(block.s) | set(block.r), changes)
+        return changes
+
+    def remove_blocks(self, block_ids: Iterable[str]) -> Changes:
+        touched: set[Identifier] = set()
+        for bid in block_ids:
+            block = self.blocks.pop(bid, None)
+            if block is None:
+                continue
+            for ident in block.s | block.r:
+                self.blocks_of.get(ident, set()).discard(bid)
+                touched.add(ident)
+        changes = Changes()
+        self._replay_components(touched, changes)
+        return changes
+
+    def blocks_between(self, left: set[Identifier], right: set[Identifier]) -> list[Block]:
+        """Blocks with one side in ``left`` and the other in ``right``."""
+        out = []
+        ids = {bid for i in left | right for bid in self.blocks_of.get(i, ())}
+        for bid in ids:
+            b = self.blocks[bid]
+            if (b.s & left and b.r & right) or (b.s & right and b.r & left):
+                out.append(b)
+        return out
+
+    def erase(self, idents: set[Identifier]) -> Changes:
+        """Forget identifiers, every kept edge touching them and the blocks naming them;
+        the rest of their component is rebuilt and replayed."""
+        changes = Changes()
+        neighbours: set[Identifier] = set()
+        for ident in idents:
+            comp = self.component_of.get(ident)
+            if comp is not None:
+                neighbours |= comp.members
+        neighbours -= idents
+        for key in [k for k in self.edges if k[0] in idents or k[1] in idents]:
+            del self.edges[key]
+            self.outcome.pop(key, None)
+            self.state.pop(key, None)
+            changes.removed_edges.append(key)
+        for ident in idents:
+            for bid in list(self.blocks_of.get(ident, ())):
+                block = self.blocks.pop(bid, None)
+                if block:
+                    for other in block.s | block.r:
+                        self.blocks_of.get(other, set()).discard(bid)
+            self.blocks_of.pop(ident, None)
+            self.first_seen.pop(ident, None)
+            self.component_of.pop(ident, None)
+            rep = self.rep.pop(ident, None)
+            if rep is not None and rep in self.members:
+                self.members[rep].discard(ident)
+            self.members.pop(ident, None)
+        # Rebuild the components of what remains: an erased identifier may have been
+        # the only bridge between two parts.
+        for ident in neighbours:
+            self.component_of.pop(ident, None)
+        for key, _edge in self.edges.items():
+            if key[0] in neighbours or key[1] in neighbours:
+                self._connect(key)
+        self._replay_components(neighbours, changes, force=True)
+        return changes
+
+    # ---- internals -----------------------------------------------------------------
+
+    def _add_block(self, block: Block) -> None:
+        self.blocks[block.id] = block
+        for ident in block.s | block.r:
+            self.blocks_of.setdefault(ident, set()).add(block.id)
+
+    def _connect(self, key: PairKey) -> None:
+        a, b, _ = key
+        ca, cb = self.component_of.get(a), self.component_of.get(b)
+        if ca is None:
+            ca = Component({a})
+            self.component_of[a] = ca
+        if cb is None:
+            cb = Component({b})
+            self.component_of[b] = cb
+        if ca is not cb:
+            if len(ca.members) < len(cb.members):
+                ca, cb = cb, ca
+            ca.members |= cb.members
+            ca.edges |= cb.edges
+            for ident in cb.members:
+                self.component_of[ident] = ca
+        ca.edges.add(key)
+
+    def _replay_components(
+        self, seeds: set[Identifier], changes: Changes, force: bool = False
+    ) -> None:
+        done: set[int] = set()
+        for seed in seeds:
+            comp = self.component_of.get(seed)
+            if comp is None:
+                if force and seed in self.first_seen:
+                    self._set_cluster({seed}, seed, changes)
+                continue
+            if id(comp) in done:
+                continue
+            done.add(id(comp))
+            self._replay(comp, changes)
+
+    def _replay(self, comp: Component, changes: Changes) -> None:
+        fs = {i: self.first_seen.get(i, 0) for i in comp.members}
+        block_ids = {bid for i in comp.members for bid in self.blocks_of.get(i, ())}
+        res: Resolution = resolve(
+            fs, [self.edges[k] for k in comp.edges], [self.blocks[b] for b in block_ids]
+        )
+        for result in res.results:
+            key = pair_key(result.edge)
+            # Compare edge and outcome: an edge replaced by an earlier one of the same
+            # pair must be written even when its outcome did not change.
+            if self.state.get(key) != (result.edge, result.outcome):
+                self.state[key] = (result.edge, result.outcome)
+                self.outcome[key] = result.outcome
+                changes.edges[key] = (result.edge, result.outcome)
+        for rep, members in res.clusters().items():
+            self._set_cluster(members, rep, changes)
+
+    def _set_cluster(self, members: set[Identifier], rep: Identifier, changes: Changes) -> None:
+        # Drop stale member sets of the old representatives before installing the new one.
+        for ident in members:
+            old_rep = self.rep.get(ident)
+            if old_rep is not None and old_rep != rep:
+                old = self.members.get(old_rep)
+                if old is not None:
+                    old.discard(ident)
+                    if not old:
+                        del self.members[old_rep]
+            if old_rep != rep:
+                changes.representative[ident] = rep
+            self.rep[ident] = rep
+        self.members[rep] = set(members)
+
+    def _reelect(self, rep: Identifier, changes: Changes) -> None:
+        members = self.members.get(rep, {rep})
+        new_rep = min(members, key=lambda i: order_key(i, self.first_seen))
+        if new_rep != rep:
+            self._set_cluster(set(members), new_rep, changes)

@@ -1,0 +1,89 @@
+"""Projects, their keys and per-project settings (api.md, Projects, keys, settings)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from threadline.identity.ids import DEFAULT_JUNK_IDS, JunkFilter
+
+KEY_RE = re.compile(r"^(wk|sk)_[A-Za-z0-9_-]{24,}$")
+DEFAULT_PROJECT = "default"
+DEFAULT_SET_ONCE = ("created_at", "first_seen", "signed_up_at")
+IP_POLICIES = ("keep", "strict")
+
+
+def new_key(kind: str) -> str:
+    """A fresh ``wk_``/``sk_`` key: 32 url-safe characters after the prefix."""
+    prefix = "wk_" if kind == "write" else "sk_"
+    return prefix + secrets.token_urlsafe(24).replace(".", "_")
+
+
+def valid_key(key: str) -> bool:
+    return bool(KEY_RE.match(key))
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """Settings stored with a project and changed with ``threadline projects set``."""
+
+    body_capture: bool = False
+    ip_policy: str = "keep"
+    junk_ids: tuple[str, ...] = field(default_factory=lambda: tuple(sorted(DEFAULT_JUNK_IDS)))
+    set_once: tuple[str, ...] = DEFAULT_SET_ONCE
+    retention_days: int | None = None
+
+    @cached_property
+    def junk_filter(self) -> JunkFilter:
+        return JunkFilter(self.junk_ids)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["junk_ids"] = list(self.junk_ids)
+        out["set_once"] = list(self.set_once)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProjectSettings:
+        s = cls()
+        values: dict[str, Any] = {}
+        if "body_capture" in data:
+            values["body_capture"] = bool(data["body_capture"])
+        if data.get("ip_policy") in IP_POLICIES:
+            values["ip_policy"] = data["ip_policy"]
+        if isinstance(data.get("junk_ids"), list):
+            values["junk_ids"] = tuple(str(v) for v in data["junk_ids"])
+        if isinstance(data.get("set_once"), list):
+            values["set_once"] = tuple(str(v) for v in data["set_once"])
+        if "retention_days" in data:
+            rd = data["retention_days"]
+            values["retention_days"] = int(rd) if rd not in (None, "", 0, "0") else None
+        return replace(s, **values)
+
+    def with_value(self, name: str, raw: str) -> ProjectSettings:
+        """A copy with one setting changed from its command-line text."""
+        data = self.to_json()
+        if name not in data:
+            raise ValueError(f"unknown setting {name!r}; known: {', '.join(sorted(data))}")
+        if name == "body_capture":
+            data[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif name == "ip_policy":
+            if raw not in IP_POLICIES:
+                raise ValueError(f"ip_policy must be one of {', '.join(IP_POLICIES)}")
+            data[name] = raw
+        elif name in ("junk_ids", "set_once"):
+            data[name] = [v.strip() for v in raw.split(",") if v.strip()]
+        elif name == "retention_days":
+            data[name] = int(raw) if raw.strip() not in ("", "0", "none") else None
+        return ProjectSettings.from_json(data)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A valid key: which project it opens and whether it is a write or a secret key."""
+
+    project_id: str
+    kind: str  # 'write' or 'secret'

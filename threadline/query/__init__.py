@@ -1,0 +1,1 @@
+"""The read side: persons, timelines, explain, companies, events, insights, and the query API."""

@@ -1,0 +1,1 @@
+"""Storage: the Store protocol, the embedded DuckDB store and its single writer."""

@@ -1,0 +1,330 @@
+"""The embedded store: one DuckDB file, one writer thread, many readers.
+
+Readers use their own cursors on the same database instance, so DuckDB's MVCC
+lets them read committed data while the writer's transaction is open: queries
+never wait for ingest. Another process cannot open the file while the server
+holds it; the CLI talks to a running server over HTTP instead (``cli/client``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import orjson
+
+from threadline.errors import StoreError
+from threadline.identity.resolver import Changes
+from threadline.model import Message, Rejected
+from threadline.projects import DEFAULT_PROJECT, KeyInfo, ProjectSettings, new_key, valid_key
+from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
+from threadline.storage.migrate import migrate
+from threadline.storage.state import ProjectState, load_state
+from threadline.storage.tx import Tx
+from threadline.storage.writer import Job, Writer
+
+log = logging.getLogger("threadline.store")
+T = TypeVar("T")
+
+
+def now_us() -> int:
+    return int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
+
+
+class DuckDBStore:
+    """The default store. All writes go through ``self.writer``; reads through ``read()``."""
+
+    def __init__(self, path: Path, *, max_group: int = 20000, queue_limit: int = 2000,
+                 key_grace_hours: float = 24.0, read_only: bool = False) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from exc
+        self.read_only = read_only
+        self.key_grace_hours = key_grace_hours
+        if not read_only:
+            migrate(self.con)
+        self._local = threading.local()
+        self._states: dict[str, ProjectState] = {}
+        self._keys: dict[str, tuple[KeyInfo, int | None]] = {}
+        self._settings: dict[str, ProjectSettings] = {}
+        self._salts: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.Lock()
+        self.counters = self._load_counters()
+        self.reload_projects()
+        self.writer: Writer | None = None
+        if not read_only:
+            self.writer = Writer(self._begin, self._commit, self._rollback, self._reset,
+                                 max_group=max_group, queue_limit=queue_limit)
+
+    # ---- connections -------------------------------------------------------------------
+
+    def read(self) -> Any:
+        """This thread's read cursor (a connection to the same database instance)."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self.con.cursor()
+            self._local.cur = cur
+        return cur
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
+        try:
+            if not self.read_only:
+                self.con.execute("CHECKPOINT")
+        except duckdb.Error:
+            log.warning("checkpoint at close failed", exc_info=True)
+        self.con.close()
+
+    def _begin(self) -> Tx:
+        wcon = getattr(self, "_wcon", None)
+        if wcon is None:
+            wcon = self.con.cursor()
+            self._wcon = wcon
+        wcon.execute("BEGIN TRANSACTION")
+        return Tx(wcon)
+
+    def _commit(self, tx: Tx) -> None:
+        tx.con.execute("COMMIT")
+        for fn in tx.after_commit:
+            fn()
+
+    def _rollback(self, tx: Tx) -> None:
+        try:
+            tx.con.execute("ROLLBACK")
+        except duckdb.Error:
+            log.warning("rollback failed", exc_info=True)
+
+    def _reset(self) -> None:
+        # In-memory graphs may hold changes of the rolled-back transaction.
+        self._states.clear()
+        self.counters = self._load_counters()
+
+    def _load_counters(self) -> Counters:
+        def top(sql: str) -> int:
+            row = self.con.execute(sql).fetchone()
+            return int(row[0] or 0) if row else 0
+
+        return Counters(
+            seq=top("SELECT max(seq) FROM events"),
+            iid=top("SELECT max(iid) FROM identifiers"),
+            qid=top("SELECT max(qid) FROM quarantine"),
+        )
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def write(self, fn: Callable[[Tx], T], *, exclusive: bool = False, size: int = 1) -> Future[T]:
+        """Queue ``fn`` to run in the writer's transaction; the future resolves after commit."""
+        if self.writer is None:
+            raise StoreError("the store is open read-only")
+        return self.writer.submit(Job(fn, size=size, exclusive=exclusive))
+
+    def write_sync(self, fn: Callable[[Tx], T], *, exclusive: bool = False) -> T:
+        return self.write(fn, exclusive=exclusive).result(300)
+
+    def state(self, tx: Tx, project_id: str) -> ProjectState:
+        """The project's in-memory identity state (writer thread only), loaded on first use."""
+        st = self._states.get(project_id)
+        if st is None:
+            row = tx.con.execute(
+                "SELECT suppression_key FROM projects WHERE id = ?", [project_id]
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"unknown project {project_id}")
+            st, changes = load_state(tx.con, project_id, self.settings(project_id), row[0])
+            self._states[project_id] = st
+            _ = changes  # the stored map already reflects these; replays agree by construction
+        return st
+
+    def ingest(self, project_id: str, messages: list[Message], rejected: list[Rejected],
+               received_at_us: int, source: str) -> Future[IngestResult]:
+        """Queue one request's messages; the future resolves once they are committed."""
+
+        def run(tx: Tx) -> IngestResult:
+            st = self.state(tx, project_id)
+            return apply_ingest(tx, st, self.counters, messages, rejected, received_at_us, source)
+
+        return self.write(run, size=max(1, len(messages) + len(rejected)))
+
+    def persist(self, tx: Tx, state: ProjectState, changes: Changes) -> None:
+        persist_changes(tx, state, changes)
+
+    # ---- projects, keys, settings, salts ------------------------------------------------------
+
+    def reload_projects(self) -> None:
+        """Refresh the key and settings caches from the store."""
+        cur = self.con.cursor()
+        keys: dict[str, tuple[KeyInfo, int | None]] = {}
+        for key, pid, kind, exp in cur.execute(
+            "SELECT key, project_id, kind, epoch_us(expires_at) FROM api_keys"
+        ).fetchall():
+            keys[key] = (KeyInfo(pid, kind), exp)
+        settings = {
+            pid: ProjectSettings.from_json(orjson.loads(s))
+            for pid, s in cur.execute("SELECT id, settings FROM projects").fetchall()
+        }
+        with self._lock:
+            self._keys = keys
+            self._settings = settings
+
+    def auth(self, key: str) -> KeyInfo | None:
+        """The project and kind a key opens, or None when unknown or expired."""
+        hit = self._keys.get(key)
+        if hit is None:
+            return None
+        info, exp = hit
+        if exp is not None and exp <= now_us():
+            return None
+        return info
+
+    def settings(self, project_id: str) -> ProjectSettings:
+        return self._settings.get(project_id, ProjectSettings())
+
+    def projects(self) -> list[dict[str, Any]]:
+        rows = self.read().execute(
+            "SELECT id, name, created_at, settings FROM projects ORDER BY created_at"
+        ).fetchall()
+        return [{"id": r[0], "name": r[1], "created_at": r[2], "settings": orjson.loads(r[3])} for r in rows]
+
+    def keys_of(self, project_id: str) -> list[dict[str, Any]]:
+        rows = self.read().execute(
+            "SELECT key, kind, created_at, expires_at FROM api_keys WHERE project_id = ? "
+            "ORDER BY created_at, kind", [project_id]
+        ).fetchall()
+        return [{"key": r[0], "kind": r[1], "created_at": r[2], "expires_at": r[3]} for r in rows]
+
+    def create_project(self, name: str, project_id: str | None = None,
+                       write_key: str | None = None, secret_key: str | None = None) -> dict[str, str]:
+        """Create a project with fresh keys (or the given ones); returns id and keys."""
+        pid = project_id or _slug(name)
+        wk = write_key or new_key("write")
+        sk = secret_key or new_key("secret")
+
+        def run(tx: Tx) -> dict[str, str]:
+            exists = tx.con.execute("SELECT 1 FROM projects WHERE id = ?", [pid]).fetchone()
+            if exists:
+                raise StoreError(f"project {pid!r} exists")
+            tx.con.execute(
+                "INSERT INTO projects VALUES (?, ?, current_timestamp::TIMESTAMP, ?, ?)",
+                [pid, name, orjson.dumps(ProjectSettings().to_json()).decode(), secrets.token_hex(32)],
+            )
+            for key, kind in ((wk, "write"), (sk, "secret")):
+                tx.con.execute(
+                    "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
+                    [key, pid, kind],
+                )
+            tx.after_commit.append(self.reload_projects)
+            return {"project_id": pid, "write_key": wk, "secret_key": sk}
+
+        return self.write_sync(run)
+
+    def ensure_default_project(self, write_key: str | None, secret_key: str | None) -> dict[str, Any]:
+        """Create the default project on first start; make fixed keys valid. Returns
+        ``{"project_id", "write_key", "secret_key", "created"}``."""
+        for key in (write_key, secret_key):
+            if key is not None and not valid_key(key):
+                raise StoreError(f"key {key[:6]}... does not have the wk_/sk_ key format")
+        row = self.read().execute("SELECT 1 FROM projects WHERE id = ?", [DEFAULT_PROJECT]).fetchone()
+        created = False
+        if row is None:
+            self.create_project("Default project", DEFAULT_PROJECT, write_key, secret_key)
+            created = True
+
+        def fix(tx: Tx) -> None:
+            for key, kind in ((write_key, "write"), (secret_key, "secret")):
+                if key is None:
+                    continue
+                tx.con.execute("DELETE FROM api_keys WHERE key = ?", [key])
+                tx.con.execute(
+                    "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
+                    [key, DEFAULT_PROJECT, kind],
+                )
+            tx.after_commit.append(self.reload_projects)
+
+        if write_key or secret_key:
+            self.write_sync(fix)
+        current = {k["kind"]: k["key"] for k in self.keys_of(DEFAULT_PROJECT) if k["expires_at"] is None}
+        return {
+            "project_id": DEFAULT_PROJECT,
+            "write_key": write_key or current.get("write"),
+            "secret_key": secret_key or current.get("secret"),
+            "created": created,
+        }
+
+    def rotate_keys(self, project_id: str, fixed: set[str] | None = None,
+                    grace_hours: float | None = None) -> dict[str, str]:
+        """Issue new keys; old ones stay valid for the grace period. ``fixed`` keys
+        (from THREADLINE_WRITE_KEY/SECRET_KEY) are left alone."""
+        hours = self.key_grace_hours if grace_hours is None else grace_hours
+        wk, sk = new_key("write"), new_key("secret")
+        keep = sorted(fixed or set())
+
+        def run(tx: Tx) -> dict[str, str]:
+            if not tx.con.execute("SELECT 1 FROM projects WHERE id = ?", [project_id]).fetchone():
+                raise StoreError(f"unknown project {project_id!r}")
+            tx.con.execute(
+                "UPDATE api_keys SET expires_at = current_timestamp::TIMESTAMP + to_microseconds(?::BIGINT) "
+                "WHERE project_id = ? AND expires_at IS NULL AND NOT list_contains(?::VARCHAR[], key)",
+                [int(hours * 3600 * 1e6), project_id, keep],
+            )
+            for key, kind in ((wk, "write"), (sk, "secret")):
+                tx.con.execute(
+                    "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
+                    [key, project_id, kind],
+                )
+            tx.after_commit.append(self.reload_projects)
+            return {"project_id": project_id, "write_key": wk, "secret_key": sk}
+
+        return self.write_sync(run)
+
+    def set_setting(self, project_id: str, name: str, raw: str) -> ProjectSettings:
+        """Change one per-project setting."""
+        new = self.settings(project_id).with_value(name, raw)
+
+        def run(tx: Tx) -> ProjectSettings:
+            tx.con.execute("UPDATE projects SET settings = ? WHERE id = ?",
+                           [orjson.dumps(new.to_json()).decode(), project_id])
+            tx.after_commit.append(self.reload_projects)
+            tx.after_commit.append(lambda: self._states.pop(project_id, None))
+            return new
+
+        return self.write_sync(run)
+
+    def salt(self, project_id: str, day: str) -> bytes:
+        """The project's cookieless salt for a UTC day (YYYY-MM-DD), created on first use.
+        Salts older than two days are deleted, so a visitor id cannot be recomputed later."""
+        hit = self._salts.get((project_id, day))
+        if hit is not None:
+            return hit
+
+        def run(tx: Tx) -> str:
+            row = tx.con.execute("SELECT salt FROM salts WHERE project_id = ? AND day = ?::DATE",
+                                 [project_id, day]).fetchone()
+            if row:
+                return str(row[0])
+            salt = secrets.token_hex(32)
+            tx.con.execute("INSERT INTO salts VALUES (?, ?::DATE, ?)", [project_id, day, salt])
+            tx.con.execute("DELETE FROM salts WHERE day < ?::DATE - INTERVAL 2 DAY", [day])
+            return salt
+
+        value = bytes.fromhex(self.write_sync(run))
+        with self._lock:
+            self._salts = {k: v for k, v in self._salts.items() if k[1] >= day} | {(project_id, day): value}
+        return value
+
+
+def _slug(name: str) -> str:
+    out = "".join(c.lower() if c.isalnum() else "-" for c in name).strip("-")
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out or "project"
