@@ -172,7 +172,7 @@ def persist_changes(tx: Tx, state: ProjectState, changes: Changes, new: Iterable
         rep = graph.representative(ident)
         tx.set_identifier(
             pid, iid, ident.kind, ident.value, graph.first_seen[ident], state.iid_of[rep],
-            state.person_id(rep), new=ident in new_set,
+            state.person_id(rep), state.person_id(ident), new=ident in new_set,
         )
     for key, (edge, outcome) in changes.edges.items():
         a, b = state.iid_of[key[0]], state.iid_of[key[1]]

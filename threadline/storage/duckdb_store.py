@@ -22,7 +22,7 @@ import orjson
 
 from threadline.errors import StoreError
 from threadline.identity.resolver import Changes
-from threadline.model import Message, Rejected
+from threadline.model import Identifier, Message, Rejected
 from threadline.projects import DEFAULT_PROJECT, KeyInfo, ProjectSettings, new_key, valid_key
 from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
 from threadline.storage.migrate import migrate
@@ -158,6 +158,26 @@ class DuckDBStore:
 
     def persist(self, tx: Tx, state: ProjectState, changes: Changes) -> None:
         persist_changes(tx, state, changes)
+
+    # ---- operator actions on persons (identity_ops) -----------------------------------------
+
+    def merge_persons(self, project_id: str, person_ids: list[str]) -> str:
+        """Manual merge; returns the merged person's id. Raises HTTPError 404/409."""
+        from threadline.storage import identity_ops
+
+        return identity_ops.merge_persons(self, project_id, person_ids)
+
+    def split_person(self, project_id: str, person_id: str, identifiers: list[Identifier]) -> list[str]:
+        """Detach identifiers from a person; returns the resulting person ids."""
+        from threadline.storage import identity_ops
+
+        return identity_ops.split_person(self, project_id, person_id, identifiers)
+
+    def erase_person(self, project_id: str, person_id: str) -> dict[str, Any]:
+        """GDPR erase with suppression; returns the counts of rows removed."""
+        from threadline.storage import identity_ops
+
+        return identity_ops.erase_person(self, project_id, person_id)
 
     # ---- projects, keys, settings, salts ------------------------------------------------------
 
@@ -328,3 +348,4 @@ def _slug(name: str) -> str:
     while "--" in out:
         out = out.replace("--", "-")
     return out or "project"
+

@@ -46,6 +46,7 @@ IDENT_COLUMNS: list[tuple[str, Any]] = [
     ("first_seen", pa.timestamp("us")),
     ("person_iid", pa.int64()),
     ("person_id", pa.string()),
+    ("self_id", pa.string()),
 ]
 EDGE_COLUMNS: list[tuple[str, Any]] = [
     ("project_id", pa.string()),
@@ -109,11 +110,11 @@ class Tx:
 
     def set_identifier(
         self, project_id: str, iid: int, kind: str, value: str, first_seen: int,
-        person_iid: int, person_id: str, new: bool,
+        person_iid: int, person_id: str, self_id: str, new: bool,
     ) -> None:
         """Record an identifier's current row; inserted when new, else updated."""
         key = (project_id, iid)
-        row = [project_id, iid, kind, value, first_seen, person_iid, person_id]
+        row = [project_id, iid, kind, value, first_seen, person_iid, person_id, self_id]
         if new or key in self.new_identifiers:
             self.new_identifiers[key] = row
         else:

@@ -34,7 +34,8 @@ CREATE TABLE identifiers (
     value       VARCHAR NOT NULL,
     first_seen  TIMESTAMP NOT NULL,
     person_iid  BIGINT NOT NULL,
-    person_id   VARCHAR NOT NULL
+    person_id   VARCHAR NOT NULL,
+    self_id     VARCHAR NOT NULL              -- UUIDv5 of this identifier: old person ids resolve through it
 );
 
 -- Kept evidence: the earliest edge per (pair, class), with its replay outcome.
