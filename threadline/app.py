@@ -11,11 +11,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from threadline import operations
 from threadline.collector import routes as collector_routes
 from threadline.collector.cors import CollectorCORS
 from threadline.collector.http import JSONResponse, ProxyPolicy
 from threadline.collector.ingest import Ingestor
-from threadline import operations
 from threadline.errors import HTTPError
 from threadline.query.stream import Broadcaster
 from threadline.services import Services

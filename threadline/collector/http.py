@@ -84,7 +84,7 @@ def parse_json(body: bytes) -> Any:
 def basic_user(request: Request) -> str | None:
     """The user name of an HTTP Basic ``Authorization`` header (the write key), if any."""
     header = request.headers.get("authorization", "")
-    if not header[:6].lower() == "basic ":
+    if header[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=False).decode("utf-8", "replace")

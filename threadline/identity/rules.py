@@ -147,7 +147,4 @@ def resolve(
 def _blocked(p: _Cluster, q: _Cluster) -> bool:
     if not p.sides or not q.sides:
         return False
-    for bid, bits in q.sides.items():
-        if (p.sides.get(bid, 0) | bits) == 3:
-            return True
-    return False
+    return any(p.sides.get(bid, 0) | bits == 3 for bid, bits in q.sides.items())

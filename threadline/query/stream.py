@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from threadline.model import Message
@@ -37,10 +38,8 @@ class Broadcaster:
         for q in list(self._subs.get(project_id, ())):
             for msg in messages:
                 if q.full():
-                    try:
+                    with contextlib.suppress(asyncio.QueueEmpty):
                         q.get_nowait()
-                    except asyncio.QueueEmpty:
-                        pass
                 q.put_nowait(msg)
 
     def subscriber_count(self) -> int:

@@ -120,7 +120,8 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     linked = junk.usable(context.get("linked_anonymous_id"))
     ts, sent, notes = event_time(raw.get("timestamp"), raw.get("sentAt", batch_sent_at), info)
 
-    ip = context.get("ip") if isinstance(context.get("ip"), str) else info.ip
+    ctx_ip = context.get("ip")
+    ip = ctx_ip if isinstance(ctx_ip, str) else info.ip
     context["ip"] = stored_ip(ip, info)
     if "userAgent" not in context and info.user_agent:
         context["userAgent"] = info.user_agent
