@@ -50,6 +50,8 @@ class Changes:
     edges: dict[PairKey, tuple[Edge, Outcome]] = field(default_factory=dict)
     # kept edges that no longer exist (replaced by an earlier one, or erased).
     removed_edges: list[PairKey] = field(default_factory=list)
+    # kept edges in ``edges`` that had a stored row before (their row is replaced).
+    stored_edges: set[PairKey] = field(default_factory=set)
     first_seen: dict[Identifier, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
@@ -279,6 +281,8 @@ class ProjectGraph:
             # Compare edge and outcome: an edge replaced by an earlier one of the same
             # pair must be written even when its outcome did not change.
             if self.state.get(key) != (result.edge, result.outcome):
+                if key in self.state:
+                    changes.stored_edges.add(key)
                 self.state[key] = (result.edge, result.outcome)
                 self.outcome[key] = result.outcome
                 changes.edges[key] = (result.edge, result.outcome)

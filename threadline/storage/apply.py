@@ -86,17 +86,8 @@ def apply_ingest(
             continue
         seen.add(msg.message_id)
         fresh.append(msg)
-    if fresh:
-        existing = {
-            mid for (mid,) in tx.con.execute(
-                "SELECT message_id FROM events WHERE project_id = ? AND message_id IN "
-                "(SELECT unnest(?::VARCHAR[]))",
-                [pid, [m.message_id for m in fresh]],
-            ).fetchall()
-        }
-        if existing:
-            result.duplicates += sum(1 for m in fresh if m.message_id in existing)
-            fresh = [m for m in fresh if m.message_id not in existing]
+    # Duplicates of messages already in the store are found for the whole group at
+    # flush time (one index probe for every request of the commit): see Tx.flush.
     stats["duplicates"] += result.duplicates
 
     # Suppression (GDPR erase): drop events whose owner was erased; strip other erased ids.
@@ -146,6 +137,7 @@ def apply_ingest(
              _dumps(msg.properties), _dumps(msg.traits), _dumps(msg.context), _dumps(msg.extra),
              msg.source, msg.hidden)
         )
+        tx.event_results.append((result, msg, owner_iid is None))
         for comp in msg.companies:
             if comp.traits is not None:
                 tx.companies.append(
@@ -176,6 +168,8 @@ def persist_changes(tx: Tx, state: ProjectState, changes: Changes, new: Iterable
         )
     for key, (edge, outcome) in changes.edges.items():
         a, b = state.iid_of[key[0]], state.iid_of[key[1]]
+        if key in changes.stored_edges:
+            tx.edge_deletes.add((pid, a, b, key[2]))
         tx.edge_upserts[(pid, a, b, key[2])] = (
             pid, a, b, key[2], edge.kind.value, edge.time_us, edge.message_id, edge.source,
             outcome.value,
