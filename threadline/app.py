@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,6 +46,18 @@ def open_services(settings: Settings, store: DuckDBStore | None = None) -> Servi
                     fixed_keys=fixed)
 
 
+async def _retention_loop(svc: Services, every_s: float = 3600.0) -> None:
+    """Apply per-project retention at start and then hourly, off the event loop."""
+    while True:
+        try:
+            deleted = await run_in_threadpool(svc.store.apply_retention)
+            if deleted:
+                log.info("retention deleted events: %s", deleted)
+        except Exception:  # a failed sweep is retried next hour; ingest is unaffected
+            log.exception("retention sweep failed")
+        await asyncio.sleep(every_s)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPError)
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
@@ -69,9 +83,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        retention = asyncio.create_task(_retention_loop(svc))
         try:
             yield
         finally:
+            retention.cancel()
             svc.store.close()
 
     routes = [*operations.routes(), *collector_routes.routes()]

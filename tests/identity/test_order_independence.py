@@ -31,7 +31,7 @@ def scenario(draw: st.DrawFn) -> list[Message]:
         elif kind == "identify":
             m = Message(mid, "identify", t, t, "native", anonymous_id=a, user_id=u)
         elif kind == "alias":
-            prev = draw(st.sampled_from(USERS + [a]))
+            prev = draw(st.sampled_from([*USERS, a]))
             m = Message(mid, "alias", t, t, "native", anonymous_id=a, user_id=u, previous_id=prev)
         elif kind == "linked":
             m = Message(mid, "page", t, t, "native", anonymous_id=a,

@@ -154,3 +154,18 @@ def test_erase_removes_rows_and_suppresses_later_events(store: DuckDBStore) -> N
     assert r.suppressed == 1 and r.accepted == 1
     assert store.read().execute("SELECT anonymous_id FROM events WHERE message_id = '6'").fetchone() == (None,)
     assert ("user", "eve") not in person_map(store)
+
+
+def test_retention_deletes_old_events_but_keeps_who_is_who(store: DuckDBStore) -> None:
+    from threadline.storage.duckdb_store import now_us
+
+    day = 86_400_000_000
+    old = Message("old", "identify", now_us() - 3 * day, now_us(), "native", anonymous_id="A", user_id="U")
+    new = Message("new", "page", now_us(), now_us(), "native", anonymous_id="A")
+    ingest(store, [old, new])
+    assert store.apply_retention() == {}
+    store.set_setting(P, "retention_days", "2")
+    assert store.apply_retention() == {P: 1}
+    assert store.read().execute("SELECT message_id FROM events").fetchall() == [("new",)]
+    pm = person_map(store)
+    assert pm[("anonymous", "A")] == pm[("user", "U")]

@@ -55,7 +55,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     click.echo(f"  project        : {keys['project_id']}")
     click.echo(f"  write key      : {keys['write_key']}   (browser and SDK ingest)")
     click.echo(f"  secret key     : {keys['secret_key']}   (query API, dashboard, server ingest)")
-    click.echo(f"  dashboard      : {url}/")
+    click.echo(f"  API reference  : {url}/api/v1/openapi.json")
     app = create_app(settings, services)
     # Ingest allocates many short-lived objects; the default collector thresholds make
     # Python rescan the long-lived identity graph far too often. Freeze what start-up

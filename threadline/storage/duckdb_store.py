@@ -159,6 +159,27 @@ class DuckDBStore:
     def persist(self, tx: Tx, state: ProjectState, changes: Changes) -> None:
         persist_changes(tx, state, changes)
 
+    def apply_retention(self) -> dict[str, int]:
+        """Delete events older than each project's ``retention_days``. Identifiers and
+        edges stay: who is who outlives the raw events. Returns rows deleted per project."""
+
+        def run(tx: Tx) -> dict[str, int]:
+            deleted: dict[str, int] = {}
+            for pid, settings in self._settings.items():
+                if not settings.retention_days:
+                    continue
+                cutoff = now_us() - settings.retention_days * 86_400_000_000
+                row = tx.con.execute(
+                    "SELECT count(*) FROM events WHERE project_id = ? AND ts < make_timestamp(?)",
+                    [pid, cutoff]).fetchone()
+                if row and row[0]:
+                    tx.con.execute("DELETE FROM events WHERE project_id = ? AND ts < make_timestamp(?)",
+                                   [pid, cutoff])
+                    deleted[pid] = int(row[0])
+            return deleted
+
+        return self.write_sync(run)
+
     # ---- operator actions on persons (identity_ops) -----------------------------------------
 
     def merge_persons(self, project_id: str, person_ids: list[str]) -> str:
