@@ -54,6 +54,7 @@ class DuckDBStore:
         if not read_only:
             migrate(self.con)
         self._local = threading.local()
+        self._cursor_lock = threading.Lock()
         self._states: dict[str, ProjectState] = {}
         self._keys: dict[str, tuple[KeyInfo, int | None]] = {}
         self._settings: dict[str, ProjectSettings] = {}
@@ -72,9 +73,14 @@ class DuckDBStore:
         """This thread's read cursor (a connection to the same database instance)."""
         cur = getattr(self._local, "cur", None)
         if cur is None:
-            cur = self.con.cursor()
+            cur = self.cursor()
             self._local.cur = cur
         return cur
+
+    def cursor(self) -> Any:
+        """A new connection to the database instance (callers keep it to one thread)."""
+        with self._cursor_lock:
+            return self.con.cursor()
 
     def close(self) -> None:
         if self.writer is not None:
@@ -89,7 +95,7 @@ class DuckDBStore:
     def _begin(self) -> Tx:
         wcon = getattr(self, "_wcon", None)
         if wcon is None:
-            wcon = self.con.cursor()
+            wcon = self.cursor()
             self._wcon = wcon
         wcon.execute("BEGIN TRANSACTION")
         return Tx(wcon)
@@ -111,8 +117,10 @@ class DuckDBStore:
         self.counters = self._load_counters()
 
     def _load_counters(self) -> Counters:
+        cur = self.cursor()
+
         def top(sql: str) -> int:
-            row = self.con.execute(sql).fetchone()
+            row = cur.execute(sql).fetchone()
             return int(row[0] or 0) if row else 0
 
         return Counters(
@@ -204,7 +212,7 @@ class DuckDBStore:
 
     def reload_projects(self) -> None:
         """Refresh the key and settings caches from the store."""
-        cur = self.con.cursor()
+        cur = self.cursor()
         keys: dict[str, tuple[KeyInfo, int | None]] = {}
         for key, pid, kind, exp in cur.execute(
             "SELECT key, project_id, kind, epoch_us(expires_at) FROM api_keys"
