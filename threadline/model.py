@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 JSON = dict[str, Any]
 
@@ -54,9 +54,12 @@ class Source(StrEnum):
     OPERATOR = "operator"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Identifier:
-    """A ``(kind, value)`` pair inside one project. Ordered by kind, then value."""
+class Identifier(NamedTuple):
+    """A ``(kind, value)`` pair inside one project. Ordered by kind, then value.
+
+    A named tuple rather than a dataclass: identifiers are hashed and compared millions
+    of times during a replay, and tuples do that in C.
+    """
 
     kind: str
     value: str

@@ -86,18 +86,57 @@ class ProjectGraph:
         self.first_seen.update(first_seen)
         for block in blocks:
             self._add_block(block)
-        touched: set[Identifier] = set(first_seen)
         for edge in edges:
             key = pair_key(edge)
             old = self.edges.get(key)
             if old is None or edge.key < old.key:
                 self.edges[key] = edge
-                touched.update((edge.a, edge.b))
-        for key in self.edges:
-            self._connect(key)
+        self._build_components()
+        # One replay of everything: equal to replaying each component on its own, and far
+        # cheaper than many small replays at start-up.
+        res = resolve(self.first_seen, self.edges.values(), self.blocks.values())
         changes = Changes()
-        self._replay_components(touched, changes, force=True)
+        for result in res.results:
+            key = pair_key(result.edge)
+            self.state[key] = (result.edge, result.outcome)
+            self.outcome[key] = result.outcome
+            changes.edges[key] = (result.edge, result.outcome)
+        for rep, members in res.clusters().items():
+            for ident in members:
+                self.rep[ident] = rep
+            self.members[rep] = members
+            changes.representative.update(dict.fromkeys(members, rep))
         return changes
+
+    def _build_components(self) -> None:
+        """Group identifiers into components with a union-find over every kept edge."""
+        parent: dict[Identifier, Identifier] = {}
+
+        def find(x: Identifier) -> Identifier:
+            root = x
+            while parent.get(root, root) != root:
+                root = parent[root]
+            while parent.get(x, x) != root:
+                parent[x], x = root, parent[x]
+            return root
+
+        for a, b, _ in self.edges:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+        comps: dict[Identifier, Component] = {}
+        for key in self.edges:
+            root = find(key[0])
+            comp = comps.get(root)
+            if comp is None:
+                comp = comps[root] = Component()
+            comp.members.add(key[0])
+            comp.members.add(key[1])
+            comp.edges.add(key)
+        self.component_of = {}
+        for comp in comps.values():
+            for ident in comp.members:
+                self.component_of[ident] = comp
 
     # ---- queries -------------------------------------------------------------------
 

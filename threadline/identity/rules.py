@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from threadline.model import Block, Edge, EdgeKind, Identifier, Kind
+from threadline.model import EDGE_ORDER, Block, Edge, EdgeKind, Identifier, Kind
 
 # An identifier whose first-seen time is unknown sorts after every real one.
 UNKNOWN_TIME = 2**62
@@ -70,13 +70,9 @@ def order_key(ident: Identifier, first_seen: Mapping[Identifier, int]) -> tuple[
     return (first_seen.get(ident, UNKNOWN_TIME), ident.kind, ident.value)
 
 
-class _Cluster:
-    __slots__ = ("members", "sides", "users")
-
-    def __init__(self, ident: Identifier, sides: dict[str, int]) -> None:
-        self.members = [ident]
-        self.users = {ident.value} if ident.kind == Kind.USER else set()
-        self.sides = sides
+def _sort_key(edge: Edge) -> tuple[int, str, int, Identifier, Identifier]:
+    a, b = edge.pair
+    return (edge.time_us, edge.message_id, EDGE_ORDER[edge.kind], a, b)
 
 
 def resolve(
@@ -86,65 +82,88 @@ def resolve(
 ) -> Resolution:
     """Replay ``edges`` in order over the identifiers of ``first_seen`` (and any edge end).
 
-    Each block contributes a side bit to every identifier it names (1 for S, 2 for
-    R); a merge whose two clusters together carry both sides of one block is refused.
+    A union-find over integer slots. Two clusters never share a user id (a user id is one
+    identifier, in one cluster), so the user ids of a merge are the sum of both counts and
+    a count per root is all the at-most-one-user rule needs. Each block gives a side bit to
+    the identifiers it names (1 for S, 2 for R); a merge whose two clusters together carry
+    both sides of one block is refused.
     """
-    ordered = sorted(edges, key=lambda e: (e.key, e.pair))
-    side_bits: dict[Identifier, dict[str, int]] = {}
+    ordered = sorted(edges, key=_sort_key)
+    slot: dict[Identifier, int] = {}
+    idents: list[Identifier] = []
+    parent: list[int] = []
+    size: list[int] = []
+    users: list[int] = []
+
+    def index(ident: Identifier) -> int:
+        i = slot.get(ident)
+        if i is None:
+            i = len(idents)
+            slot[ident] = i
+            idents.append(ident)
+            parent.append(i)
+            size.append(1)
+            users.append(1 if ident.kind == Kind.USER else 0)
+        return i
+
+    def find(i: int) -> int:
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:  # path compression
+            parent[i], i = root, parent[i]
+        return root
+
+    sides: dict[int, dict[str, int]] = {}
     for block in blocks:
         for ident in block.s:
-            side_bits.setdefault(ident, {})[block.id] = 1
+            sides.setdefault(index(ident), {})[block.id] = 1
         for ident in block.r:
-            side_bits.setdefault(ident, {})[block.id] = 2
-
-    cluster_of: dict[Identifier, _Cluster] = {}
-
-    def cluster(ident: Identifier) -> _Cluster:
-        c = cluster_of.get(ident)
-        if c is None:
-            c = _Cluster(ident, dict(side_bits.get(ident, {})))
-            cluster_of[ident] = c
-        return c
-
-    for ident in first_seen:
-        cluster(ident)
+            sides.setdefault(index(ident), {})[block.id] = 2
 
     results: list[EdgeResult] = []
+    append = results.append
     for edge in ordered:
-        p, q = cluster(edge.a), cluster(edge.b)
-        if p is q:
-            results.append(EdgeResult(edge, Outcome.SAME))
+        p, q = find(index(edge.a)), find(index(edge.b))
+        if p == q:
+            append(EdgeResult(edge, Outcome.SAME))
             continue
-        if _blocked(p, q):
-            results.append(EdgeResult(edge, Outcome.BLOCKED))
+        if sides and _blocked(sides.get(p), sides.get(q)):
+            append(EdgeResult(edge, Outcome.BLOCKED))
             continue
-        if edge.kind not in FORCED and len(p.users | q.users) > 1:
-            results.append(EdgeResult(edge, Outcome.CONFLICT))
+        if edge.kind not in FORCED and users[p] + users[q] > 1:
+            append(EdgeResult(edge, Outcome.CONFLICT))
             continue
-        # Merge the smaller cluster into the larger one.
-        if len(p.members) < len(q.members):
+        if size[p] < size[q]:
             p, q = q, p
-        p.members.extend(q.members)
-        p.users |= q.users
-        for bid, bits in q.sides.items():
-            p.sides[bid] = p.sides.get(bid, 0) | bits
-        for ident in q.members:
-            cluster_of[ident] = p
-        results.append(EdgeResult(edge, Outcome.MERGED))
+        parent[q] = p
+        size[p] += size[q]
+        users[p] += users[q]
+        if sides and q in sides:
+            merged = sides.setdefault(p, {})
+            for bid, bits in sides.pop(q).items():
+                merged[bid] = merged.get(bid, 0) | bits
+        append(EdgeResult(edge, Outcome.MERGED))
 
-    representative: dict[Identifier, Identifier] = {}
-    seen: set[int] = set()
-    for c in cluster_of.values():
-        if id(c) in seen:
-            continue
-        seen.add(id(c))
-        rep = min(c.members, key=lambda i: order_key(i, first_seen))
-        for ident in c.members:
-            representative[ident] = rep
+    roots = [find(i) for i in range(len(idents))]
+    best: dict[int, tuple[int, str, str, int]] = {}
+    fs_get = first_seen.get
+    for i, ident in enumerate(idents):
+        root = roots[i]
+        key = (fs_get(ident, UNKNOWN_TIME), ident[0], ident[1], i)
+        cur = best.get(root)
+        if cur is None or key < cur:
+            best[root] = key
+    representative: dict[Identifier, Identifier] = {
+        ident: idents[best[roots[i]][3]] for i, ident in enumerate(idents)
+    }
+    for ident in first_seen:
+        if ident not in representative:
+            representative[ident] = ident
     return Resolution(representative, results)
 
 
-def _blocked(p: _Cluster, q: _Cluster) -> bool:
-    if not p.sides or not q.sides:
+def _blocked(p: dict[str, int] | None, q: dict[str, int] | None) -> bool:
+    if not p or not q:
         return False
-    return any(p.sides.get(bid, 0) | bits == 3 for bid, bits in q.sides.items())
+    return any((p.get(bid, 0) | bits) == 3 for bid, bits in q.items())
