@@ -19,6 +19,7 @@ from threadline.collector.cors import CollectorCORS
 from threadline.collector.http import JSONResponse, ProxyPolicy
 from threadline.collector.ingest import Ingestor
 from threadline.errors import HTTPError
+from threadline.query import api as query_api
 from threadline.query.stream import Broadcaster
 from threadline.services import Services
 from threadline.settings import Settings
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             retention.cancel()
             svc.store.close()
 
-    routes = [*operations.routes(), *collector_routes.routes()]
+    # The query API last: collector routes under /api/v1/ (Usermaven) must match first.
+    routes = [*operations.routes(), *collector_routes.routes(), *query_api.routes()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

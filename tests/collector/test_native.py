@@ -6,12 +6,13 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
+
 import httpx
 import orjson
 import pytest
 
-from threadline.storage.duckdb_store import DuckDBStore
 from tests.conftest import WRITE_KEY, LiveServer, start_server
+from threadline.storage.duckdb_store import DuckDBStore
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from threadline.storage.duckdb_store import DuckDBStore
 from tests.conftest import WRITE_KEY, start_server
+from threadline.storage.duckdb_store import DuckDBStore
 
 BATCHES = 400
 PER_BATCH = 50
