@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from threadline import __version__
+from threadline.cli.demo import demo
 from threadline.cli.serve import serve
 
 
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import click
 
+from threadline.cli.running import announce
 from threadline.settings import Settings
-
-SERVER_FILE = "server.json"
-
-
-def server_file(data_dir: Path) -> Path:
-    """Where a running server announces its URL, so CLI commands can use its API."""
-    return data_dir / SERVER_FILE
 
 
 @click.command()
@@ -66,8 +60,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     # The event loop and the writer thread share the GIL; a shorter switch interval keeps
     # the loop from waiting up to 5 ms behind the writer's Python work.
     sys.setswitchinterval(0.001)
-    marker = server_file(settings.data_dir)
-    marker.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    marker = announce(settings.data_dir, url, str(keys["secret_key"]))
     try:
         uvicorn.run(app, host=settings.host, port=settings.port,
                     log_level=settings.log_level.lower(), access_log=False,
