@@ -6,6 +6,10 @@ import click
 
 from threadline import __version__
 from threadline.cli.demo import demo
+from threadline.cli.export import export
+from threadline.cli.importer import import_
+from threadline.cli.keys import keys, projects
+from threadline.cli.person import person
 from threadline.cli.serve import serve
 
 
@@ -17,6 +21,8 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(demo)
+for command in (import_, export, person, keys, projects):
+    cli.add_command(command)
 
 
 def main() -> None:
