@@ -95,7 +95,7 @@ def test_keys_rotate_keeps_the_old_keys_valid_for_the_grace_period(tmp_path: Pat
     data = str(tmp_path / "d")
     result = CliRunner().invoke(cli, ["keys", "--data", data])  # no fixed keys in this test
     assert result.exit_code == 0, result.output
-    old = [line.split()[1] for line in result.output.splitlines() if line.strip().startswith("write")][0]
+    old = next(line.split()[1] for line in result.output.splitlines() if line.strip().startswith("write"))
     rotated = CliRunner().invoke(cli, ["keys", "--data", data, "rotate"])
     assert rotated.exit_code == 0, rotated.output
     new = rotated.output.split()[2]
