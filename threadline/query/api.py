@@ -185,6 +185,7 @@ def stats(request: Request) -> JSONResponse:
     start, end = _day(q.get("from"), "from"), _day(q.get("to"), "to")
     if start and end and end < start:
         raise invalid("to", "must not be before from")
+    services_of(request).store.flush_stats()  # counters are written at most once a second
     return JSONResponse({"data": ingest_stats(cur, project, start, end)})
 
 

@@ -26,8 +26,9 @@ from threadline.model import Identifier, Message, Rejected
 from threadline.projects import DEFAULT_PROJECT, KeyInfo, ProjectSettings, new_key, valid_key
 from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
 from threadline.storage.migrate import migrate
+from threadline.storage.seen import SeenIds
 from threadline.storage.state import ProjectState, load_state
-from threadline.storage.tx import Tx
+from threadline.storage.tx import StatBuffer, Tx
 from threadline.storage.writer import Job, Writer
 
 log = logging.getLogger("threadline.store")
@@ -61,6 +62,9 @@ class DuckDBStore:
         self._salts: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
         self.counters = self._load_counters()
+        self.stat_buffer = StatBuffer()
+        self.seen = SeenIds()
+        self.seen.load(self.cursor())
         self.reload_projects()
         self.writer: Writer | None = None
         if not read_only:
@@ -85,6 +89,11 @@ class DuckDBStore:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.stop()
+            if self.stat_buffer.pending:
+                try:
+                    self.write_sync_direct(lambda con: self.stat_buffer.write_if_due(con, force=True))
+                except Exception:  # closing must go on; counters are reporting only
+                    log.warning("could not write the last ingest counters", exc_info=True)
         try:
             if not self.read_only:
                 self.con.execute("CHECKPOINT")
@@ -92,13 +101,25 @@ class DuckDBStore:
             log.warning("checkpoint at close failed", exc_info=True)
         self.con.close()
 
+    def flush_stats(self) -> None:
+        """Write the ingest counters buffered in memory (see ``tx.StatBuffer``)."""
+        if self.stat_buffer.pending and self.writer is not None:
+            self.write_sync(lambda tx: tx.stat_buffer.write_if_due(tx.con, force=True))
+
+    def write_sync_direct(self, fn: Callable[[Any], None]) -> None:
+        """Run ``fn(connection)`` in a transaction on the caller's thread (writer stopped)."""
+        cur = self.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        fn(cur)
+        cur.execute("COMMIT")
+
     def _begin(self) -> Tx:
         wcon = getattr(self, "_wcon", None)
         if wcon is None:
             wcon = self.cursor()
             self._wcon = wcon
         wcon.execute("BEGIN TRANSACTION")
-        return Tx(wcon)
+        return Tx(wcon, self.seen, self.stat_buffer)
 
     def _commit(self, tx: Tx) -> None:
         tx.con.execute("COMMIT")

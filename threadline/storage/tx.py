@@ -8,11 +8,14 @@ insert of 5,000 rows costs about what one insert of 100 rows does.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+
+from threadline.storage.seen import SeenIds
 
 EVENT_COLUMNS: list[tuple[str, Any]] = [
     ("project_id", pa.string()),
@@ -94,11 +97,43 @@ def arrow_table(columns: list[tuple[str, Any]], rows: list[tuple[Any, ...]]) -> 
     )
 
 
+class StatBuffer:
+    """Ingest counters carried across commits and written at most once a second.
+
+    An insert per commit costs about as much as a small commit's events; counters are
+    reporting, so a crash may lose at most the last second of them (never an event).
+    """
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self.pending: dict[tuple[str, Any], dict[str, int]] = {}
+        self.written_at = 0.0
+
+    def take(self, stats: dict[tuple[str, Any], dict[str, int]]) -> None:
+        for key, counts in stats.items():
+            into = self.pending.setdefault(key, dict.fromkeys(STAT_NAMES, 0))
+            for name, value in counts.items():
+                into[name] += value
+
+    def write_if_due(self, con: Any, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.pending or (not force and now - self.written_at < self.every_s):
+            return
+        rows = [(pid, day, *(c[n] for n in STAT_NAMES)) for (pid, day), c in self.pending.items()
+                if any(c.values())]
+        if rows:
+            con.executemany("INSERT INTO ingest_stats VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self.pending = {}
+        self.written_at = now
+
+
 @dataclass
 class Tx:
     """One open write transaction and the rows its jobs have produced."""
 
     con: Any
+    seen: SeenIds
+    stat_buffer: StatBuffer
     events: list[tuple[Any, ...]] = field(default_factory=list)
     new_identifiers: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
     identifier_updates: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
@@ -131,21 +166,21 @@ class Tx:
         """Insert the buffered events, skipping message ids already stored, and correct the
         counts of the requests whose messages turned out to be duplicates.
 
-        One probe of the primary-key index serves the whole group (measured faster than
-        ``INSERT OR IGNORE ... RETURNING``). A duplicate's identifiers and edges
+        The in-memory :class:`SeenIds` answers "certainly new" for almost every row; the
+        few maybes are confirmed with point lookups on the primary key, which are cheap,
+        where one probe with a list of keys would scan the table. A duplicate's identifiers and edges
         were applied when its first copy was stored, and applying the same evidence again
         changes nothing, so only its row is skipped.
         """
-        by_project: dict[str, list[str]] = defaultdict(list)
-        for row in self.events:
-            by_project[row[0]].append(row[1])
+        keys = [(row[0], row[1]) for row in self.events]
+        hashes = [hash(k) for k in keys]
         stored: set[tuple[str, str]] = set()
-        for pid, ids in by_project.items():
-            for (mid,) in self.con.execute(
-                "SELECT message_id FROM events WHERE project_id = ? AND message_id IN "
-                "(SELECT unnest(?::VARCHAR[]))", [pid, ids]
-            ).fetchall():
+        maybe = [k for k, hit in zip(keys, self.seen.maybe(hashes), strict=True) if hit]
+        for pid, mid in maybe:  # rare: retries, or a hash collision; confirm on the index
+            if self.con.execute("SELECT 1 FROM events WHERE project_id = ? AND message_id = ?",
+                                [pid, mid]).fetchone():
                 stored.add((pid, mid))
+        self.seen.add(hashes)
         if stored:
             kept = {(r[0], r[1]) for r in self.events} - stored
             for row, (result, msg, personless) in zip(self.events, self.event_results, strict=True):
@@ -209,8 +244,6 @@ class Tx:
             qu = arrow_table(QUARANTINE_COLUMNS, self.quarantine)  # noqa: F841
             con.execute("INSERT INTO quarantine SELECT * FROM qu")
             self.quarantine = []
-        stat_rows = [(pid, day, *(c[n] for n in STAT_NAMES))
-                     for (pid, day), c in self.stats.items() if any(c.values())]
-        if stat_rows:
-            con.executemany("INSERT INTO ingest_stats VALUES (?, ?, ?, ?, ?, ?, ?)", stat_rows)
+        self.stat_buffer.take(self.stats)
+        self.stat_buffer.write_if_due(con)
         self.stats.clear()
