@@ -79,10 +79,19 @@ def generate(scale: float, conflicts: bool, seed: int = 1) -> tuple[dict[Identif
 
 
 def ours(first_seen: dict[Identifier, int], messages: list[Message]) -> tuple[float, dict[Identifier, Identifier]]:
+    """Edge extraction from the events plus the ordered replay; the replay alone is in
+    ``LAST_REPLAY_S`` (the baselines get their edges ready-made)."""
+    global LAST_REPLAY_S
     start = time.perf_counter()
     edges = [e for m in messages for e in edges_of(m)]
+    mid = time.perf_counter()
     res = resolve(first_seen, edges)
-    return time.perf_counter() - start, res.representative
+    end = time.perf_counter()
+    LAST_REPLAY_S = end - mid
+    return end - start, res.representative
+
+
+LAST_REPLAY_S = 0.0
 
 
 def sql_classic(edges: list[Edge], first_seen: dict[Identifier, int]) -> tuple[float, dict[Identifier, int]]:
@@ -159,10 +168,12 @@ def main() -> None:
 
     first_seen, messages = generate(args.scale, conflicts=True)
     t_ours, _ = ours(first_seen, messages)
+    t_replay = LAST_REPLAY_S
 
     # Conflict-free variant: the three methods must give the same partition.
     fs2, msgs2 = generate(args.scale, conflicts=False, seed=2)
     t_ours2, reps = ours(fs2, msgs2)
+    t_replay2 = LAST_REPLAY_S
     edges2 = [e for m in msgs2 for e in edges_of(m)]
     t_sql, sql_labels = sql_classic(edges2, fs2)
     t_keyed, keyed_labels = sql_cte(edges2, fs2)
@@ -177,8 +188,10 @@ def main() -> None:
         "events": len(messages),
         "identifiers": len(first_seen),
         "threadline_s": round(t_ours, 3),
+        "threadline_replay_only_s": round(t_replay, 3),
         "conflict_free_run": {
             "threadline_s": round(t_ours2, 3),
+            "threadline_replay_only_s": round(t_replay2, 3),
             "sql_recursive_cte_s": round(t_sql, 3),
             "sql_keyed_recursive_cte_s": round(t_keyed, 3),
             "networkx_s": round(t_nx, 3),
@@ -186,9 +199,9 @@ def main() -> None:
             "persons_with_several_ids": len(p_ours),
             "partitions_equal": same,
         },
-        "speedup_vs_sql": round(t_sql / t_ours2, 1),
-        "speedup_vs_keyed_sql": round(t_keyed / t_ours2, 2),
-        "targets": {"resolve_1M_under_3s": t_ours < 3 * args.scale, "10x_faster_than_sql": t_sql / t_ours2 >= 10},
+        "speedup_vs_sql": round(t_sql / t_replay2, 2),
+        "speedup_vs_keyed_sql": round(t_keyed / t_replay2, 2),
+        "targets": {"resolve_1M_under_3s": t_ours < 3 * args.scale, "10x_faster_than_sql": t_sql / t_replay2 >= 10},
     }
     print(json.dumps(result))
 
