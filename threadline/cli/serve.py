@@ -48,7 +48,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     click.echo(f"  data directory : {settings.data_dir.resolve()}")
     click.echo(f"  project        : {keys['project_id']}")
     click.echo(f"  write key      : {keys['write_key']}   (browser and SDK ingest)")
-    click.echo(f"  secret key     : {keys['secret_key']}   (query API, dashboard, server ingest)")
+    click.echo(f"  secret key     : {keys['secret_key']}   (query API and server-side ingest)")
     click.echo(f"  API reference  : {url}/api/v1/openapi.json")
     app = create_app(settings, services)
     # Ingest allocates many short-lived objects; the default collector thresholds make
