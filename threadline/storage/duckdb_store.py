@@ -288,13 +288,7 @@ class DuckDBStore:
                 "INSERT INTO projects VALUES (?, ?, current_timestamp::TIMESTAMP, ?, ?)",
                 [pid, name, orjson.dumps(ProjectSettings().to_json()).decode(), secrets.token_hex(32)],
             )
-            for key, kind in ((wk, "write"), (sk, "secret")):
-                tx.con.execute(
-                    "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
-                    [key, pid, kind],
-                )
-            tx.after_commit.append(self.reload_projects)
-            return {"project_id": pid, "write_key": wk, "secret_key": sk}
+            return self._add_keys(tx, pid, wk, sk)
 
         return self.write_sync(run)
 
@@ -331,6 +325,16 @@ class DuckDBStore:
             "created": created,
         }
 
+    def _add_keys(self, tx: Tx, project_id: str, write_key: str, secret_key: str) -> dict[str, str]:
+        """Insert a valid write and secret key; the key cache reloads after the commit."""
+        for key, kind in ((write_key, "write"), (secret_key, "secret")):
+            tx.con.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
+                [key, project_id, kind],
+            )
+        tx.after_commit.append(self.reload_projects)
+        return {"project_id": project_id, "write_key": write_key, "secret_key": secret_key}
+
     def rotate_keys(self, project_id: str, fixed: set[str] | None = None,
                     grace_hours: float | None = None) -> dict[str, str]:
         """Issue new keys; old ones stay valid for the grace period. ``fixed`` keys
@@ -347,13 +351,7 @@ class DuckDBStore:
                 "WHERE project_id = ? AND expires_at IS NULL AND NOT list_contains(?::VARCHAR[], key)",
                 [int(hours * 3600 * 1e6), project_id, keep],
             )
-            for key, kind in ((wk, "write"), (sk, "secret")):
-                tx.con.execute(
-                    "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
-                    [key, project_id, kind],
-                )
-            tx.after_commit.append(self.reload_projects)
-            return {"project_id": project_id, "write_key": wk, "secret_key": sk}
+            return self._add_keys(tx, project_id, wk, sk)
 
         return self.write_sync(run)
 
