@@ -24,6 +24,7 @@ from threadline.query.stream import Broadcaster
 from threadline.services import Services
 from threadline.settings import Settings
 from threadline.storage.duckdb_store import DuckDBStore
+from threadline.tracker.routes import routes as tracker_routes
 
 log = logging.getLogger("threadline")
 
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             svc.store.close()
 
     # The query API last: collector routes under /api/v1/ (Usermaven) must match first.
-    routes = [*operations.routes(), *collector_routes.routes(), *query_api.routes()]
+    routes = [*operations.routes(), *collector_routes.routes(), *tracker_routes, *query_api.routes()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

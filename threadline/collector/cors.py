@@ -47,6 +47,8 @@ class CollectorCORS:
                 hdrs = list(message.get("headers", []))
                 hdrs += [(b"access-control-allow-origin", origin),
                          (b"access-control-allow-credentials", b"true"),
+                         # lets browser clients honour Retry-After on 503 and 429
+                         (b"access-control-expose-headers", b"Retry-After"),
                          (b"vary", b"Origin")]
                 message = {**message, "headers": hdrs}
             await send(message)
