@@ -18,6 +18,7 @@ from threadline.collector import routes as collector_routes
 from threadline.collector.cors import CollectorCORS
 from threadline.collector.http import JSONResponse, ProxyPolicy
 from threadline.collector.ingest import Ingestor
+from threadline.dashboard import views as dashboard
 from threadline.errors import HTTPError
 from threadline.query import api as query_api
 from threadline.query.stream import Broadcaster
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             svc.store.close()
 
     # The query API last: collector routes under /api/v1/ (Usermaven) must match first.
-    routes = [*operations.routes(), *collector_routes.routes(), *tracker_routes, *query_api.routes()]
+    routes = [*operations.routes(), *collector_routes.routes(), *tracker_routes, *query_api.routes(),
+              *dashboard.routes()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
