@@ -199,9 +199,9 @@ def _collector_paths() -> dict[str, JSONDoc]:
                                     security=[{"moesifApplicationId": []}],
                                     body=array(OBJ) if path.endswith("batch") else OBJ,
                                     errors=(*errs, "422"))}
-    for name in ("config", "rules"):
+    for name, schema in (("config", OBJ), ("rules", array(OBJ))):  # rules answer a JSON array
         out[f"/v1/{name}"] = {"get": op(f"Moesif {name} (for the SDKs)", "moesif",
-                                        _json(OBJ, name.capitalize()),
+                                        _json(schema, name.capitalize()),
                                         security=[{"moesifApplicationId": []}], errors=("401",))}
     out["/t.js"] = {"get": op("The browser tracker", "tracker",
                               {"description": "JavaScript",

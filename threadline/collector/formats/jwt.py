@@ -1,0 +1,78 @@
+"""The user named by a captured ``Authorization`` header, read without verification.
+
+A Moesif API-call event whose sender could not name the user still carries the
+request's headers: a Bearer JWT names it in its ``sub`` claim, a Basic header in its
+user name. The header itself is never stored (api.md, Canonical messages).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from threadline.identity.ids import id_text
+
+
+def header(headers: Mapping[str, Any], name: str) -> str | None:
+    """A header's value from a captured header map, matching the name in any case."""
+    wanted = name.lower()
+    direct = headers.get(wanted)
+    if isinstance(direct, str):
+        return direct
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
+            return value
+    return None
+
+
+def _b64(text: str, urlsafe: bool) -> bytes | None:
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        if urlsafe:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def jwt_claim(token: str, claim: str = "sub") -> str | None:
+    """A claim of a JWT's payload (url-safe base64, unverified), as identifier text."""
+    parts = token.strip().split(".")
+    if len(parts) < 3:
+        return None
+    raw = _b64(parts[1], urlsafe=True)
+    if raw is None:
+        return None
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get(claim)
+    if value is None:  # Moesif matches the claim name case-insensitively
+        value = next((v for k, v in payload.items() if isinstance(k, str) and k.lower() == claim), None)
+    return id_text(value)
+
+
+def user_from_authorization(headers: Mapping[str, Any]) -> str | None:
+    """``sub`` of a Bearer JWT, or the user name of a Basic header; ``None`` otherwise."""
+    value = header(headers, "authorization")
+    if not value:
+        return None
+    value = value.split(",")[0].strip()
+    scheme, _, credentials = value.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return jwt_claim(credentials)
+    if scheme == "basic":
+        raw = _b64(credentials.strip(), urlsafe=False)
+        if raw is None:
+            return None
+        user = raw.decode("utf-8", "replace").split(":", 1)[0]
+        return user or None
+    return None

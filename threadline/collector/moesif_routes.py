@@ -1,0 +1,87 @@
+"""Moesif-compatible collector routes (api.md, "Routes and auth, per surface").
+
+Authenticated by ``X-Moesif-Application-Id`` carrying a project write or secret key.
+Accepted requests answer ``201 {}``; an invalid item of a batch is quarantined and the
+rest stored (still 201), the one item of a single route 422. ``/v1/config`` and
+``/v1/rules`` answer what keeps the middlewares from sampling or governing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from threadline.collector.formats import moesif
+from threadline.collector.formats.common import InvalidMessage
+from threadline.collector.http import JSONResponse, parse_json, read_body
+from threadline.errors import HTTPError, bad_request
+from threadline.model import Source
+from threadline.services import services_of
+from threadline.storage.duckdb_store import now_us
+
+# One ETag on /v1/config and on event answers: moesifwsgi refetches the config after
+# every batch whose ETag differs from the config's (moesif.md §3.5).
+CONFIG_ETAG = "threadline-1"
+CONFIG = {"sample_rate": 100, "user_sample_rate": {}, "company_sample_rate": {},
+          "regex_config": [], "user_rules": {}, "company_rules": {}}
+ETAG_HEADERS = {"X-Moesif-Config-ETag": CONFIG_ETAG}
+
+
+def source_of(request: Request) -> Source:
+    """browser-js marks its requests with ``X-Moesif-SDK``; everything else is a server."""
+    return Source.MOESIF_BROWSER if request.headers.get("x-moesif-sdk") else Source.MOESIF_API
+
+
+def _project(request: Request) -> str:
+    svc = services_of(request)
+    return svc.auth(request.headers.get("x-moesif-application-id")).project_id
+
+
+def endpoint(parse_one: moesif.Parser, batch: bool, name: str) -> Any:
+    """A POST route for one kind of payload, single or batch."""
+
+    async def handle(request: Request) -> JSONResponse:
+        svc = services_of(request)
+        received = now_us()
+        project_id = _project(request)
+        data = parse_json(await read_body(request, svc.settings.moesif_request_limit))
+        info = svc.request_info(request, project_id, received, svc.settings.moesif_message_limit)
+        source = source_of(request)
+        try:
+            parsed = moesif.parse_many(data, info, source, parse_one, batch)
+        except InvalidMessage as exc:
+            raise bad_request(exc.reason, "invalid_body") from None
+        await svc.ingestor.submit(project_id, parsed, received, source)
+        if not batch and parsed.rejected:
+            rej = parsed.rejected[0]
+            raise HTTPError(422, "invalid_message", rej.reason, {"code": rej.code})
+        return JSONResponse({}, status_code=201, headers=ETAG_HEADERS)
+
+    handle.__name__ = name
+    handle.__doc__ = f"``POST`` Moesif {name.replace('_', ' ')}."
+    return handle
+
+
+async def config(request: Request) -> JSONResponse:
+    """``GET /v1/config``: sample everything, no per-user rates, no regex rules."""
+    _project(request)
+    return JSONResponse(CONFIG, headers=ETAG_HEADERS)
+
+
+async def rules(request: Request) -> JSONResponse:
+    """``GET /v1/rules``: no governance rules (the middlewares then skip their hooks)."""
+    _project(request)
+    return JSONResponse([])
+
+
+def routes() -> list[BaseRoute]:
+    out: list[BaseRoute] = []
+    for path, parse_one in (("events", moesif.parse_event), ("users", moesif.parse_user),
+                            ("companies", moesif.parse_company), ("actions", moesif.parse_action)):
+        out.append(Route(f"/v1/{path}", endpoint(parse_one, False, path), methods=["POST"]))
+        out.append(Route(f"/v1/{path}/batch", endpoint(parse_one, True, f"{path}_batch"),
+                         methods=["POST"]))
+    out += [Route("/v1/config", config, methods=["GET"]), Route("/v1/rules", rules, methods=["GET"])]
+    return out
