@@ -4,7 +4,9 @@
   waiting for its durable ack before sending the next batch;
 * latency: single-event POST /v1/track at a fixed 500 requests/s (open loop: latency is
   measured from when a request was due, so a stall is not hidden);
-* baseline: the same load against the same HTTP stack that parses and stores nothing.
+* baselines: the same load against the same HTTP stack that parses and stores nothing
+  (the HTTP ceiling), and the same batches inserted straight into the events table in
+  one thread, one transaction a batch, no HTTP (the storage ceiling, bench/_duckdb_direct.py).
 
 Client and server share the machine's cores; the JSON says how many. Prints one JSON object.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from bench._duckdb_direct import direct_insert
 from bench._server import WRITE_KEY, cpu_seconds, peak_rss_mb, start, start_threadline
 
 AUTH = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
@@ -47,8 +50,8 @@ def batch_body(client: int, n: int) -> bytes:
     return orjson.dumps({"batch": events, "sentAt": "2026-11-20T10:00:00.000Z"})
 
 
-def throughput(port: int, clients: int, batches: int) -> dict[str, float]:
-    bodies = {c: [batch_body(c, n) for n in range(batches)] for c in range(clients)}
+def throughput(port: int, bodies: dict[int, list[bytes]]) -> dict[str, float]:
+    clients, batches = len(bodies), len(bodies[0])
     errors: list[str] = []
 
     def run(c: int) -> None:
@@ -116,11 +119,19 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=500)
     ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
+
+    # Bodies are serialised up front so the load generator spends its CPU on sending.
+    bodies = {c: [batch_body(c, n) for n in range(args.batches)] for c in range(args.clients)}
+    # Interleaved as the clients send them.
+    in_order = [bodies[c][n] for n in range(args.batches) for c in range(args.clients)]
+    direct_one = direct_insert(in_order, 1)
+    direct_group = direct_insert(in_order, args.clients)
 
     base_proc, base_url = start(["-m", "bench._null_collector"], "/readyz")
     base_port = int(base_url.rsplit(":", 1)[1])
     try:
-        baseline = throughput(base_port, args.clients, args.batches)
+        baseline = throughput(base_port, bodies)
         baseline_latency = latency(base_port, args.rate, args.seconds)
     finally:
         base_proc.kill()
@@ -128,9 +139,10 @@ def main() -> None:
     proc, url, _ = start_threadline()
     port = int(url.rsplit(":", 1)[1])
     try:
-        cpu0 = cpu_seconds(proc.pid)
-        ours = throughput(port, args.clients, args.batches)
+        cpu0, client_cpu0 = cpu_seconds(proc.pid), sum(os.times()[:2])
+        ours = throughput(port, bodies)
         ours["server_cpu_s"] = round(cpu_seconds(proc.pid) - cpu0, 2)
+        ours["load_generator_cpu_s"] = round(sum(os.times()[:2]) - client_cpu0, 2)
         ours_latency = latency(port, args.rate, args.seconds)
         ours_latency_low = latency(port, 100, args.seconds)
         rss = peak_rss_mb(proc.pid)
@@ -141,8 +153,12 @@ def main() -> None:
     result = {
         "benchmark": "ingest",
         "date": time.strftime("%Y-%m-%d"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "note": "client and server share the cores"},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_avg_before": round(load_before, 2), "load_avg_after": round(os.getloadavg()[0], 2),
+                    "note": "load generator (this process, threads) and server share the cores"},
         "throughput": {"threadline": ours, "baseline_no_store": baseline,
+                       "baseline_duckdb_direct_insert": direct_one,
+                       "baseline_duckdb_direct_insert_grouped": direct_group,
                        "clients": args.clients, "events_per_batch": 100, "durable_ack": True},
         "single_event_latency": {"rate_per_s": args.rate, "threadline": ours_latency, "baseline_no_store": baseline_latency,
                                  "threadline_at_100_per_s": ours_latency_low},

@@ -1,21 +1,65 @@
 """One way for every CLI command to reach the data: the HTTP API.
 
-When a server runs on the data directory, commands talk to it (DuckDB lets one process
-hold the store). Otherwise they open the store in-process and speak to the same
+A command talks to a server when one is named (``--url`` and ``--key``) or runs on the
+data directory (DuckDB lets one process hold the store, so a second process must go
+through the server). Otherwise it opens the store in-process and speaks to the same
 application through Starlette's in-process client, so both paths run the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import httpx
 
-from threadline.cli.running import running_server
+from threadline.cli.running import RunningServer, running_server
 from threadline.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_option(f: F) -> F:
+    """``--data DIR``."""
+    return click.option("--data", "data_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+                        help="Data directory [env THREADLINE_DATA_DIR; ./threadline-data].")(f)
+
+
+def target_options(f: F) -> F:
+    """``--data DIR | --url URL --key SECRET``: where a command's data is."""
+    f = click.option("--key", default=None, metavar="SECRET",
+                     help="A project's secret key (default: the default project's).")(f)
+    f = click.option("--url", default=None, metavar="URL",
+                     help="A server's base URL, instead of a data directory (needs --key).")(f)
+    return data_option(f)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a command works: a data directory, or a server's URL with a secret key."""
+
+    settings: Settings
+    url: str | None = None
+    key: str | None = None
+
+    @classmethod
+    def of(cls, data_dir: Path | None, url: str | None = None, key: str | None = None) -> Target:
+        if url is not None and not key:
+            raise click.UsageError("--url needs --key (the project's secret key)")
+        return cls(Settings.from_env(data_dir=data_dir), url.rstrip("/") if url else None, key)
+
+    def server(self) -> RunningServer | None:
+        """The server to talk to, or None to open the store in-process."""
+        if self.url is not None:
+            return RunningServer(self.url, str(self.key))
+        server = running_server(self.settings.data_dir)
+        if server is not None and self.key:
+            return RunningServer(server.url, self.key)
+        return server
 
 
 class Api:
@@ -46,16 +90,20 @@ class Api:
     def post(self, path: str, body: Any, **kw: Any) -> Any:
         return self.request("POST", path, json=body, **kw)
 
+    def ingest(self, batch: list[Any]) -> dict[str, Any]:
+        """``POST /v1/batch`` with the secret key: ``{"accepted", "duplicates", "rejected"}``."""
+        out: dict[str, Any] = self.post("/v1/batch", {"batch": batch}, auth=(self.secret_key, ""))
+        return out
+
 
 @contextmanager
-def api(settings: Settings, key: str | None = None) -> Iterator[Api]:
-    """An :class:`Api` for the data directory of ``settings`` (see the module doc)."""
-    server = running_server(settings.data_dir)
+def api(target: Target) -> Iterator[Api]:
+    """An :class:`Api` for ``target`` (see the module doc)."""
+    server = target.server()
     if server is not None:
-        secret = key or server.secret_key
         with httpx.Client(base_url=server.url, timeout=120,
-                          headers={"Authorization": f"Bearer {secret}"}) as http:
-            yield Api(http, secret, remote=True)
+                          headers={"Authorization": f"Bearer {server.secret_key}"}) as http:
+            yield Api(http, server.secret_key, remote=True)
         return
     import warnings
 
@@ -68,6 +116,7 @@ def api(settings: Settings, key: str | None = None) -> Iterator[Api]:
     from threadline.app import create_app, open_services
     from threadline.errors import StoreError
 
+    settings = target.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         services = open_services(settings)
@@ -75,7 +124,7 @@ def api(settings: Settings, key: str | None = None) -> Iterator[Api]:
         raise click.ClickException(
             f"{exc}. Is another Threadline process using {settings.data_dir}?") from None
     keys = services.store.ensure_default_project(settings.write_key, settings.secret_key)
-    secret = key or str(keys["secret_key"])
+    secret = target.key or str(keys["secret_key"])
     app = create_app(settings, services)
     with TestClient(app, base_url="http://threadline.local", raise_server_exceptions=True,
                     headers={"Authorization": f"Bearer {secret}"}) as http:

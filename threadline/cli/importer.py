@@ -1,58 +1,98 @@
-"""``threadline import``: JSONL or Segment export files, idempotent, with progress."""
+"""``threadline import``: JSONL or Segment export files, idempotent, with progress.
+
+Every line goes through ``/v1/batch`` (of the running server, or of the application
+in-process), so imported events meet exactly the validation, quarantine and identity
+rules of live traffic.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import gzip
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
-from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from threadline.cli.client import api
+from threadline.cli import ui
+from threadline.cli.client import Api, Target, api, target_options
 from threadline.collector.formats.common import InvalidMessage, parse_time
-from threadline.settings import Settings
 
 BATCH_MESSAGES = 400
-BATCH_BYTES = 400_000  # under the native request limit
+BATCH_BYTES = 400_000  # under the native request limit (500 KB)
+# A line this long cannot be a valid message (the message limit is far lower); only its
+# head is sent, so the quarantine keeps evidence without the request going over its limit.
+RAW_KEEP = 16_384
+SEGMENT_ONLY = ("projectId", "version", "_metadata", "writeKey", "receivedAt_ms")
 
 
-def read_lines(path: Path, fmt: str) -> Iterator[tuple[int, int, dict[str, Any] | None, str]]:
-    """(line number, bytes read, message or None, error) for each non-blank line."""
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                yield number, len(raw), None, f"not JSON: {exc}"
-                continue
-            if not isinstance(value, dict):
-                yield number, len(raw), None, "not a JSON object"
-                continue
-            try:
-                yield number, len(raw), to_message(value, fmt), ""
-            except InvalidMessage as exc:
-                yield number, len(raw), None, exc.reason
+@dataclass
+class Line:
+    """One non-blank line: what to send for it (a message, or the raw text for the
+    quarantine) and, for a line that cannot be a message, why."""
+
+    number: int
+    item: Any
+    error: str = ""
+    position: int = 0  # bytes of the file read so far, for the progress bar
+
+
+def read_lines(path: Path, fmt: str) -> Iterator[Line]:
+    """Each non-blank line of ``path`` as a :class:`Line`; gzip files (Segment's S3
+    exports are) are read through gunzip."""
+    with path.open("rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: Iterable[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        for number, text in enumerate(stream, start=1):
+            if text.strip():
+                line = _line(number, text, fmt)
+                line.position = raw.tell()
+                yield line
+
+
+def _line(number: int, raw: bytes, fmt: str) -> Line:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Line(number, _raw_text(raw), f"not JSON: {exc}")
+    if not isinstance(value, dict):
+        return Line(number, value, "not a JSON object")
+    try:
+        return Line(number, to_message(value, fmt))
+    except InvalidMessage:
+        # The server gives the reason and quarantines it, like any bad message.
+        return Line(number, value)
+
+
+def _raw_text(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    return text if len(text) <= RAW_KEEP else text[:RAW_KEEP] + "…"
 
 
 def to_message(value: dict[str, Any], fmt: str) -> dict[str, Any]:
     """A message ready for ``/v1/batch``.
 
-    Segment exports carry the original ``receivedAt``: the skew correction is applied
-    here with it (the import's own receipt time would be wrong), and ``sentAt`` dropped.
+    A line without ``messageId`` gets the collector's fallback id, a hash of the message
+    as sent here (receipt time excluded), so importing the same file again stores
+    nothing twice. Clock skew is corrected here with the line's own ``receivedAt`` (the import's receipt
+    time would be wrong), and ``sentAt`` dropped. Segment's stored messages carry the
+    client's time in ``originalTimestamp`` and an already-corrected ``timestamp``, which
+    is then kept as it is.
     """
     msg = dict(value)
     if fmt == "segment":
-        for k in ("projectId", "version", "receivedAt_ms", "_metadata"):
+        for k in SEGMENT_ONLY:
             msg.pop(k, None)
-    ts, sent, received = (parse_time(msg.get("timestamp")), parse_time(msg.get("sentAt")),
-                          parse_time(msg.get("receivedAt"), "receivedAt"))
-    if ts is not None and sent is not None and received is not None:
-        corrected = ts + (received - sent)
-        msg["timestamp"] = _iso(corrected)
+    ts, sent = parse_time(msg.get("timestamp")), parse_time(msg.get("sentAt"), "sentAt")
+    received = parse_time(msg.get("receivedAt"), "receivedAt")
+    corrected = msg.get("originalTimestamp") not in (None, "")
+    if ts is not None and sent is not None and received is not None and not corrected:
+        msg["timestamp"] = _iso(ts + (received - sent))
     elif ts is None and received is not None:
         msg["timestamp"] = _iso(received)
     msg.pop("sentAt", None)
@@ -60,62 +100,65 @@ def to_message(value: dict[str, Any], fmt: str) -> dict[str, Any]:
 
 
 def _iso(us: int) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Batcher:
+    """Collects lines into requests under the size limits and keeps the totals."""
+
+    client: Api
+    totals: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "duplicates": 0, "rejected": 0})
+    bad: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, line: Line) -> None:
+        encoded = len(orjson.dumps(line.item))
+        if self.lines and (len(self.lines) >= BATCH_MESSAGES or self.size + encoded > BATCH_BYTES):
+            self.send()
+        self.lines.append(line)
+        self.size += encoded
+
+    def send(self) -> None:
+        if not self.lines:
+            return
+        out = self.client.ingest([line.item for line in self.lines])
+        self.totals["accepted"] += out["accepted"]
+        self.totals["duplicates"] += out["duplicates"]
+        for r in out["rejected"]:
+            line = self.lines[r["index"]]
+            self.totals["rejected"] += 1
+            self.bad.append(f"line {line.number}: {line.error or r['code'] + ': ' + r['reason']}")
+        self.lines, self.size = [], 0
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "segment"]), default="jsonl",
-              show_default=True, help="jsonl: one Segment-spec message a line; segment: Segment's export files.")
-@click.option("--data", "data_dir", default=None, type=click.Path(path_type=Path),
-              help="Data directory [env THREADLINE_DATA_DIR; ./threadline-data].")
-@click.option("--key", default=None, help="A project's secret key (default: the default project).")
-def import_(file: Path, fmt: str, data_dir: Path | None, key: str | None) -> None:
-    """Import events from FILE. Running it twice stores nothing twice (message ids, or a
-    content hash for lines without one). Bad lines are reported and skipped."""
-    settings = Settings.from_env(data_dir=data_dir)
-    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-    bad: list[str] = []
-    with api(settings, key) as client, Progress(
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "segment"]), default="jsonl", show_default=True,
+              help="jsonl: one Segment-spec message a line; segment: Segment's export files (JSON lines, "
+                   "optionally gzip).")
+@target_options
+def import_(file: Path, fmt: str, data_dir: Path | None, url: str | None, key: str | None) -> None:
+    """Import events from FILE.
+
+    Importing twice stores nothing twice (message ids, or a content hash for lines
+    without one). Bad lines are reported with their line numbers and kept in the
+    project's quarantine; they do not stop the import."""
+    with api(Target.of(data_dir, url, key)) as client, ui.progress(
         TextColumn("importing {task.fields[name]}"), BarColumn(), TransferSpeedColumn(),
-        TextColumn("{task.fields[stored]} stored"),
+        TimeRemainingColumn(), TextColumn("{task.fields[stored]} stored"),
     ) as progress:
         task = progress.add_task("import", total=file.stat().st_size, name=file.name, stored=0)
-        batch: list[dict[str, Any]] = []
-        lines: list[int] = []
-        size = 0
-
-        def send() -> None:
-            nonlocal batch, lines, size
-            if not batch:
-                return
-            out = client.post("/v1/batch", {"batch": batch}, auth=(client.secret_key, ""))
-            totals["accepted"] += out["accepted"]
-            totals["duplicates"] += out["duplicates"]
-            for r in out["rejected"]:
-                totals["rejected"] += 1
-                bad.append(f"line {lines[r['index']]}: {r['code']}: {r['reason']}")
-            progress.update(task, stored=totals["accepted"])
-            batch, lines, size = [], [], 0
-
-        for number, nbytes, msg, error in read_lines(file, fmt):
-            progress.advance(task, nbytes)
-            if msg is None:
-                totals["rejected"] += 1
-                bad.append(f"line {number}: {error}")
-                continue
-            encoded = len(orjson.dumps(msg))
-            if batch and (len(batch) >= BATCH_MESSAGES or size + encoded > BATCH_BYTES):
-                send()
-            batch.append(msg)
-            lines.append(number)
-            size += encoded
-        send()
-    for line in bad[:50]:
-        click.echo(line, err=True)
+        batcher = Batcher(client)
+        for line in read_lines(file, fmt):
+            batcher.add(line)
+            progress.update(task, completed=line.position, stored=batcher.totals["accepted"])
+        batcher.send()
+    totals, bad = batcher.totals, batcher.bad
+    for text in bad[:50]:
+        click.echo(text, err=True)
     if len(bad) > 50:
         click.echo(f"... and {len(bad) - 50} more bad lines", err=True)
     click.echo(f"imported {totals['accepted']} events, {totals['duplicates']} already stored, "
-               f"{totals['rejected']} rejected (quarantined when they reached the server)")
+               f"{totals['rejected']} rejected (quarantined)")

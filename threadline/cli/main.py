@@ -10,7 +10,9 @@ from threadline.cli.export import export
 from threadline.cli.importer import import_
 from threadline.cli.keys import keys, projects
 from threadline.cli.person import person
+from threadline.cli.quarantine import quarantine
 from threadline.cli.serve import serve
+from threadline.cli.settings_doc import settings_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +23,7 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(demo)
-for command in (import_, export, person, keys, projects):
+for command in (import_, export, person, quarantine, keys, projects, settings_command):
     cli.add_command(command)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -15,37 +16,50 @@ SERVER_FILE = "server.json"
 
 @dataclass(frozen=True)
 class RunningServer:
-    """A live server: its base URL and the default project's secret key."""
+    """A server to talk to: its base URL and the secret key to use."""
 
     url: str
     secret_key: str
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60,
-                            headers={"Authorization": f"Bearer {self.secret_key}"})
 
-
-def announce(data_dir: Path, url: str, secret_key: str) -> Path:
-    """Write ``server.json`` (owner-only: it holds the secret key)."""
+def announce(data_dir: Path, url: str, secret_key: str, pid: int | None = None) -> Path:
+    """Write ``server.json``: ``{"url", "pid", "secret_key"}`` (owner-only: it holds the
+    default project's secret key, which CLI commands use while the server holds the
+    store). Replaced atomically, so a reader never sees half a file."""
     path = data_dir / SERVER_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(SERVER_FILE + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": url, "pid": os.getpid(), "secret_key": secret_key}, f)
+        json.dump({"url": url, "pid": os.getpid() if pid is None else pid, "secret_key": secret_key}, f)
+    os.chmod(tmp, 0o600)  # O_CREAT's mode only applies to a new file
+    tmp.replace(path)
     return path
+
+
+def read_announcement(data_dir: Path) -> dict[str, Any] | None:
+    """The contents of ``server.json``, or None when absent or unreadable."""
+    try:
+        info = json.loads((data_dir / SERVER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def running_server(data_dir: Path) -> RunningServer | None:
     """The server announced in ``data_dir``, if its process lives and answers /healthz."""
-    path = data_dir / SERVER_FILE
+    info = read_announcement(data_dir)
+    if info is None:
+        return None
     try:
-        info = json.loads(path.read_text())
-        pid = int(info["pid"])
-        os.kill(pid, 0)
+        url = str(info["url"])
+        os.kill(int(info["pid"]), 0)
+    except PermissionError:  # alive, but another user's process
+        pass
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
-        if httpx.get(info["url"] + "/healthz", timeout=2).status_code != 200:
+        if httpx.get(url + "/healthz", timeout=2).status_code != 200:
             return None
     except httpx.HTTPError:
         return None
-    return RunningServer(info["url"], str(info.get("secret_key", "")))
+    return RunningServer(url, str(info.get("secret_key", "")))

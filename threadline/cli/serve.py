@@ -25,9 +25,8 @@ from threadline.settings import Settings
 def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool | None) -> None:
     """Run the server. Creates the data directory and default project on first start
     and prints the URL and keys."""
-    import uvicorn
-
     from threadline.app import create_app, open_services
+    from threadline.cli.uvicorn_run import run_uvicorn
     from threadline.errors import StoreError
 
     settings = Settings.from_env(host=host, port=port, data_dir=data_dir, demo=demo)
@@ -42,13 +41,16 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     if settings.demo:
         from threadline.demo import load_demo_if_empty
 
-        load_demo_if_empty(services)
+        click.echo("Loading demo traffic (first start only)...")
+        loaded = load_demo_if_empty(services)
+        click.echo(f"  {loaded['accepted']} demo events stored" if loaded else "  the store has events; demo skipped")
     url = f"http://{settings.host if settings.host not in ('0.0.0.0', '::') else '127.0.0.1'}:{settings.port}"
     click.echo(f"Threadline is running at {url}")
     click.echo(f"  data directory : {settings.data_dir.resolve()}")
     click.echo(f"  project        : {keys['project_id']}")
     click.echo(f"  write key      : {keys['write_key']}   (browser and SDK ingest)")
     click.echo(f"  secret key     : {keys['secret_key']}   (query API and server-side ingest)")
+    click.echo(f"  dashboard      : {url}/   (sign in with the secret key)")
     click.echo(f"  API reference  : {url}/api/v1/openapi.json")
     app = create_app(settings, services)
     # Ingest allocates many short-lived objects; the default collector thresholds make
@@ -62,12 +64,15 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     sys.setswitchinterval(0.001)
     marker = announce(settings.data_dir, url, str(keys["secret_key"]))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower(), access_log=False,
-                    timeout_graceful_shutdown=10)
+        run_uvicorn(app, settings, on_exit=lambda: _withdraw(marker))
     finally:
-        try:
-            if json.loads(marker.read_text()).get("pid") == os.getpid():
-                marker.unlink()
-        except (OSError, ValueError):
-            pass
+        _withdraw(marker)
+
+
+def _withdraw(marker: Path) -> None:
+    """Remove ``server.json`` if it still names this process."""
+    try:
+        if json.loads(marker.read_text()).get("pid") == os.getpid():
+            marker.unlink()
+    except (OSError, ValueError):
+        pass

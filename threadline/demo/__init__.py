@@ -1,6 +1,21 @@
-"""Demo data: a realistic month of traffic, so a new install shows merged persons at once."""
+"""Demo data: a realistic month of traffic, so a new install shows merged persons at once.
 
-from threadline.demo.generator import generate
-from threadline.demo.loader import load_demo, load_demo_if_empty
+The loader is imported on first use: the generator alone is light, the loader pulls in
+the store.
+"""
 
-__all__ = ["generate", "load_demo", "load_demo_if_empty"]
+from __future__ import annotations
+
+from typing import Any
+
+from threadline.demo.generator import DEFAULT_EVENTS, generate
+
+__all__ = ["DEFAULT_EVENTS", "generate", "load_demo", "load_demo_if_empty"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("load_demo", "load_demo_if_empty"):
+        from threadline.demo import loader
+
+        return getattr(loader, name)
+    raise AttributeError(name)

@@ -40,7 +40,12 @@ FIRST = ["ada", "alan", "grace", "linus", "barbara", "ken", "margaret", "dennis"
          "frances", "john", "katherine", "tim", "hedy", "donald", "sophie", "guido", "yukihiro", "anders"]
 API_ROUTES = [("GET", "/v2/reports/{id}"), ("GET", "/v2/events"), ("POST", "/v2/events"),
               ("GET", "/v2/persons/{id}"), ("DELETE", "/v2/sessions/{id}")]
+STATUSES = {"GET": [200] * 8 + [304, 404], "POST": [201] * 8 + [400, 422], "DELETE": [204] * 9 + [404]}
+API_AGENTS = ["python-requests/2.32.3", "axios/1.7.2", "curl/8.7.1", "Go-http-client/2.0"]
 SITE = "https://www.example.com"
+# The generator's average, measured: ``events`` is turned into a number of visitors.
+EVENTS_PER_VISITOR = 14.2
+DEFAULT_EVENTS = 28_000
 BLOG = "https://blog.example.net"
 
 
@@ -75,9 +80,6 @@ def _context(rnd: random.Random, ua: str, url: str, path: str, referrer: str) ->
         "ip": f"203.0.113.{rnd.randint(1, 254)}",
         "library": {"name": "threadline.js", "version": "1.0.0"},
     }
-    campaign = rnd.choice(CAMPAIGNS)
-    if campaign:
-        ctx["campaign"] = campaign
     return ctx
 
 
@@ -88,12 +90,19 @@ def _title(path: str) -> str:
 def _browse(b: Builder, rnd: random.Random, clock: Clock, anon: str, ua: str, pages: list[str],
             user: str | None = None, site: str = SITE, linked: str | None = None) -> None:
     referrer = rnd.choice(REFERRERS)
+    campaign = rnd.choice(CAMPAIGNS) if not user else None
     for i, path in enumerate(pages):
         ctx = _context(rnd, ua, site, path, referrer)
+        url = site + path
+        if i == 0 and campaign:  # a landing page from a campaign link
+            ctx["campaign"] = campaign
+            url += "?" + "&".join(f"utm_{k}={v}" for k, v in campaign.items())
+            ctx["page"]["url"] = url
+            ctx["page"]["search"] = url.split("?", 1)[1]
         if linked and i == 0:
             ctx["linked_anonymous_id"] = linked
         msg: Message = {"type": "page", "anonymousId": anon, "timestamp": clock.tick(),
-                        "name": _title(path), "properties": {"path": path, "url": site + path,
+                        "name": _title(path), "properties": {"path": path, "url": url,
                                                              "title": _title(path), "referrer": referrer},
                         "context": ctx}
         if user:
@@ -102,9 +111,13 @@ def _browse(b: Builder, rnd: random.Random, clock: Clock, anon: str, ua: str, pa
         referrer = site + path
 
 
-def generate(days: int = 30, seed: int = 7, visitors: int = 2000,
+def generate(days: int = 30, seed: int = 7, events: int = DEFAULT_EVENTS, *, visitors: int | None = None,
              now: dt.datetime | None = None) -> list[Message]:
-    """Segment-spec messages for ``visitors`` people over ``days`` days up to ``now``."""
+    """Segment-spec messages over ``days`` days up to ``now``: about ``events`` of them
+    (or ``visitors`` people, when given). Message ids depend only on the seed and the
+    position, so loading the same demo twice stores nothing new."""
+    if visitors is None:
+        visitors = max(10, round(events / EVENTS_PER_VISITOR))
     rnd = random.Random(seed)
     end = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0, tzinfo=None)
     start = end - dt.timedelta(days=days)
@@ -167,21 +180,29 @@ def generate(days: int = 30, seed: int = 7, visitors: int = 2000,
                    "timestamp": clock.tick(), "properties": {"plan": company[2]},
                    "context": {"groupId": company[0]}})
             for _ in range(rnd.randint(0, 8)):  # API calls from the user's integration
-                method, route = rnd.choice(API_ROUTES)
-                status = rnd.choice([200, 200, 200, 201, 204, 404, 429, 500])
-                b.add({"type": "track", "userId": user, "event": "API Call", "timestamp": clock.tick(1, 20),
-                       "properties": {"method": method, "route": route,
-                                      "url": "https://api.example.com" + route.replace("{id}", str(rnd.randint(1, 999))),
-                                      "status": status, "duration_ms": round(rnd.lognormvariate(3.5, 0.6), 1),
-                                      "request_bytes": rnd.randint(0, 4000), "response_bytes": rnd.randint(50, 60000),
-                                      "direction": "incoming"},
-                       "context": {"groupId": company[0],
-                                   "library": {"name": "threadline-middleware", "version": "1.0.0"}}})
+                b.add(_api_call(rnd, clock, user, company[0]))
 
     _shared_office_computer(b, rnd, when(), anon_id())
     _cross_domain_visit(b, rnd, when(), anon_id(), anon_id())
     _junk_clients(b, rnd, when())
     return b.out
+
+
+def _api_call(rnd: random.Random, clock: Clock, user: str, company: str) -> Message:
+    """A request to the customer's API, as Threadline's middleware reports it."""
+    method, route = rnd.choice(API_ROUTES)
+    status = rnd.choice(STATUSES[method]) if rnd.random() > 0.03 else rnd.choice([429, 500, 503])
+    path = route.replace("{id}", str(rnd.randint(1, 999)))
+    return {"type": "track", "userId": user, "event": "API Call", "timestamp": clock.tick(1, 20),
+            "properties": {"method": method, "url": "https://api.example.com" + path, "route": route,
+                           "status": status, "duration_ms": round(rnd.lognormvariate(3.5, 0.6), 1),
+                           "request_bytes": rnd.randint(0, 4000) if method in ("POST", "PUT") else 0,
+                           "response_bytes": rnd.randint(50, 60000), "ip": f"198.51.100.{rnd.randint(1, 254)}",
+                           "user_agent": rnd.choice(API_AGENTS), "api_version": "2024-06-01",
+                           "transaction_id": str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
+                           "direction": "incoming"},
+            "context": {"groupId": company,
+                        "library": {"name": "threadline-middleware", "version": "1.0.0"}}}
 
 
 def _shared_office_computer(b: Builder, rnd: random.Random, clock: Clock, anon: str) -> None:
@@ -218,5 +239,6 @@ def _junk_clients(b: Builder, rnd: random.Random, clock: Clock) -> None:
 
 
 def batches(messages: list[Message], size: int = 500) -> Iterator[list[Message]]:
+    """``messages`` in chunks of ``size``."""
     for i in range(0, len(messages), size):
         yield messages[i:i + size]

@@ -8,14 +8,14 @@ from typing import Any
 
 from threadline.collector.formats import segment
 from threadline.collector.request_info import RequestInfo
-from threadline.demo.generator import batches, generate
+from threadline.demo.generator import DEFAULT_EVENTS, batches, generate
 from threadline.projects import DEFAULT_PROJECT
 from threadline.services import Services
 from threadline.storage.duckdb_store import DuckDBStore, now_us
 
 
 def load_messages(store: DuckDBStore, messages: list[dict[str, Any]], project_id: str = DEFAULT_PROJECT,
-                  source: str = "import", fixed_day: str | None = None,
+                  source: str = "native", fixed_day: str | None = None,
                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Parse and store messages in batches; returns accepted, duplicates and rejected counts."""
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
@@ -43,10 +43,10 @@ def _day(us: int) -> str:
     return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).strftime("%Y-%m-%d")
 
 
-def load_demo(store: DuckDBStore, days: int = 30, seed: int = 7, visitors: int = 2000,
+def load_demo(store: DuckDBStore, days: int = 30, seed: int = 7, events: int = DEFAULT_EVENTS,
               progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Generate and store the demo month in the default project."""
-    return load_messages(store, generate(days=days, seed=seed, visitors=visitors), progress=progress)
+    return load_messages(store, generate(days=days, seed=seed, events=events), progress=progress)
 
 
 def load_demo_if_empty(services: Services) -> dict[str, int] | None:
