@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from threadline.collector.request_info import RequestInfo
+from threadline.identity.ids import id_text
 
 US = 1_000_000
 
@@ -128,6 +129,22 @@ def stored_ip(ip: str, info: RequestInfo, strict: bool = False) -> str:
     if strict or info.settings.ip_policy == "strict":
         return truncate_ip(ip)
     return ip
+
+
+def wire_id(value: Any, name: str) -> str | None:
+    """An id field as identifier text (numbers as decimal text); ``None`` when absent.
+    Anything else (objects, lists, booleans) makes the message invalid."""
+    if value is None:
+        return None
+    text = id_text(value)
+    if text is None:
+        raise InvalidMessage("invalid_message", f"{name} must be a string or a number")
+    return text
+
+
+def nonempty_text(value: Any) -> str | None:
+    """A non-empty string field, else ``None``."""
+    return value if isinstance(value, str) and value else None
 
 
 def json_size(value: Any) -> int:

@@ -29,12 +29,13 @@ from threadline.collector.formats.common import (
     content_hash,
     event_time,
     json_size,
+    nonempty_text,
     parse_time,
     stored_ip,
+    wire_id,
 )
 from threadline.collector.formats.jwt import user_from_authorization
 from threadline.collector.request_info import RequestInfo
-from threadline.identity.ids import id_text
 from threadline.model import CompanyRef, Message, Parsed, Rejected, Source
 
 API_CALL = "API Call"
@@ -74,8 +75,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
     raw = _checked(raw, info)
     request = _obj(raw, "request", required=True)
     response = _obj(raw, "response")
-    uri = _text(request.get("uri")) or _text(request.get("url"))
-    verb = _text(request.get("verb"))
+    uri = nonempty_text(request.get("uri")) or nonempty_text(request.get("url"))
+    verb = nonempty_text(request.get("verb"))
     if uri is None or verb is None:
         raise InvalidMessage("invalid_message", "request.uri and request.verb are required")
     req_headers = _headers(request, "request.headers")
@@ -95,8 +96,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
     company = junk.usable(_id(raw, "company_id"))
     browser = source == Source.MOESIF_BROWSER
 
-    ip = _text(request.get("ip_address")) or (info.ip if browser else None)
-    agent = (_text(req_lower.get("user-agent")) or _text(request.get("user_agent_string"))
+    ip = nonempty_text(request.get("ip_address")) or (info.ip if browser else None)
+    agent = (nonempty_text(req_lower.get("user-agent")) or nonempty_text(request.get("user_agent_string"))
              or (info.user_agent if browser else None))
     status = response.get("status")
     props: dict[str, Any] = {
@@ -110,8 +111,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
         "ip": stored_ip(ip, info) if ip else None,
         "user_agent": agent,
         "api_version": request.get("api_version"),
-        "transaction_id": _text(raw.get("transaction_id")),
-        "direction": (_text(raw.get("direction")) or "incoming").lower(),
+        "transaction_id": nonempty_text(raw.get("transaction_id")),
+        "direction": (nonempty_text(raw.get("direction")) or "incoming").lower(),
     }
     for key in ("session_token", "weight", "metadata"):
         if raw.get(key) is not None:
@@ -129,7 +130,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
     extra = {k: raw[k] for k in ("tags", "blocked_by") if raw.get(k) not in (None, "")}
     extra.update(notes)
     user = junk.usable(raw_user)
-    message_id = _text(raw.get("transaction_id")) or "h_" + content_hash(
+    message_id = nonempty_text(raw.get("transaction_id")) or "h_" + content_hash(
         [request.get("time"), verb, uri, user, response.get("time")])
     return Message(
         message_id=_bounded(message_id),
@@ -254,7 +255,7 @@ def parse_company(raw: Any, info: RequestInfo, source: str) -> Message:
     if company is None:
         raise InvalidMessage("invalid_message", "a company needs a company_id")
     traits = dict(_obj(raw, "metadata"))
-    if _text(raw.get("company_domain")):
+    if nonempty_text(raw.get("company_domain")):
         traits["company_domain"] = raw["company_domain"]
     ts, context, extra = _profile_common(raw, info, source)
     return Message(
@@ -273,7 +274,7 @@ def parse_company(raw: Any, info: RequestInfo, source: str) -> Message:
 def parse_action(raw: Any, info: RequestInfo, source: str) -> Message:
     """A browser action: a ``track`` named by ``action_name``."""
     raw = _checked(raw, info)
-    name = _text(raw.get("action_name"))
+    name = nonempty_text(raw.get("action_name"))
     if name is None or not name.strip():
         raise InvalidMessage("invalid_message", "action_name is required")
     request = _obj(raw, "request")
@@ -282,9 +283,9 @@ def parse_action(raw: Any, info: RequestInfo, source: str) -> Message:
     user, anon = junk.usable(raw_user), junk.usable(raw_anon)
     company = junk.usable(_id(raw, "company_id"))
     ts, _sent, notes = event_time(request.get("time"), None, info)
-    url = _text(request.get("uri")) or _text(request.get("url"))
-    ip = _text(request.get("ip_address")) or info.ip
-    agent = _text(request.get("user_agent_string")) or info.user_agent or None
+    url = nonempty_text(request.get("uri")) or nonempty_text(request.get("url"))
+    ip = nonempty_text(request.get("ip_address")) or info.ip
+    agent = nonempty_text(request.get("user_agent_string")) or info.user_agent or None
     context: dict[str, Any] = {"ip": stored_ip(ip, info)} if ip else {}
     if agent:
         context["userAgent"] = agent
@@ -293,7 +294,7 @@ def parse_action(raw: Any, info: RequestInfo, source: str) -> Message:
     properties = dict(_obj(raw, "metadata"))
     if raw.get("session_token") and "session_token" not in properties:
         properties["session_token"] = raw["session_token"]
-    transaction = _text(raw.get("transaction_id"))
+    transaction = nonempty_text(raw.get("transaction_id"))
     extra: dict[str, Any] = {"transaction_id": transaction} if transaction else {}
     extra.update(notes)
     # api.md: a hash of name, request time and ids (the transaction id among them, so
@@ -321,8 +322,8 @@ def _profile_common(raw: dict[str, Any], info: RequestInfo, source: str) -> tupl
     """Time (``modified_time``, else receipt), context and extra of a user/company update."""
     ts, _sent, notes = event_time(raw.get("modified_time"), None, info)
     browser = source == Source.MOESIF_BROWSER
-    ip = _text(raw.get("ip_address")) or (info.ip if browser else None)
-    agent = _text(raw.get("user_agent_string")) or (info.user_agent if browser else None)
+    ip = nonempty_text(raw.get("ip_address")) or (info.ip if browser else None)
+    agent = nonempty_text(raw.get("user_agent_string")) or (info.user_agent if browser else None)
     context: dict[str, Any] = {"ip": stored_ip(ip, info)} if ip else {}
     if agent:
         context["userAgent"] = agent
@@ -375,17 +376,7 @@ def _lower(headers: dict[str, Any]) -> dict[str, Any]:
 
 
 def _id(raw: dict[str, Any], name: str) -> str | None:
-    value = raw.get(name)
-    if value is None:
-        return None
-    text = id_text(value)
-    if text is None:
-        raise InvalidMessage("invalid_message", f"{name} must be a string or a number")
-    return text
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return wire_id(raw.get(name), name)
 
 
 def _bounded(message_id: str) -> str:

@@ -19,7 +19,9 @@ from threadline.collector.formats.common import (
     cookieless_id,
     event_time,
     json_size,
+    nonempty_text,
     stored_ip,
+    wire_id,
 )
 from threadline.collector.request_info import RequestInfo
 from threadline.identity.ids import JunkFilter, id_text
@@ -132,8 +134,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     type_ = TYPES.get(event_type, "track")
     user = _obj(raw, "user")
     junk = info.settings.junk_filter
-    raw_user = _id(user.get("id"), "user.id")
-    raw_anon = _id(user.get("anonymous_id"), "user.anonymous_id")
+    raw_user = wire_id(user.get("id"), "user.id")
+    raw_anon = wire_id(user.get("anonymous_id"), "user.anonymous_id")
     if raw.get("src") in THROWAWAY_ANON_SOURCES:
         raw_anon = None
     user_id = junk.usable(raw_user)
@@ -213,26 +215,26 @@ def _context(raw: dict[str, Any], info: RequestInfo, source: str, policies: Poli
     sent_attributes = raw.get("event_attributes")
     attributes: dict[str, Any] = sent_attributes if isinstance(sent_attributes, dict) else {}
     page = {
-        "url": _text(raw.get("url")) or _text(attributes.get("url")),
-        "path": _text(raw.get("doc_path")) or _text(attributes.get("path")),
-        "referrer": _text(raw.get("referer")) or _text(attributes.get("referrer")),
-        "title": _text(raw.get("page_title")) or _text(attributes.get("title")),
-        "search": _text(raw.get("doc_search")),
+        "url": nonempty_text(raw.get("url")) or nonempty_text(attributes.get("url")),
+        "path": nonempty_text(raw.get("doc_path")) or nonempty_text(attributes.get("path")),
+        "referrer": nonempty_text(raw.get("referer")) or nonempty_text(attributes.get("referrer")),
+        "title": nonempty_text(raw.get("page_title")) or nonempty_text(attributes.get("title")),
+        "search": nonempty_text(raw.get("doc_search")),
     }
     page = {k: v for k, v in page.items() if v}
     if page:
         context["page"] = page
-    ip = _text(raw.get("source_ip")) or _text(context.get("ip"))
+    ip = nonempty_text(raw.get("source_ip")) or nonempty_text(context.get("ip"))
     if ip is None and source == Source.USERMAVEN_BROWSER:
         ip = info.ip
     if ip:
         context["ip"] = stored_ip(ip, info, strict=policies.strict_ip)
-    agent = _text(raw.get("user_agent")) or _text(context.get("userAgent"))
+    agent = nonempty_text(raw.get("user_agent")) or nonempty_text(context.get("userAgent"))
     if agent is None and source == Source.USERMAVEN_BROWSER:
         agent = info.user_agent or None
     if agent:
         context["userAgent"] = agent
-    locale = _text(raw.get("user_language"))
+    locale = nonempty_text(raw.get("user_language"))
     if locale:
         context["locale"] = locale
     utm = raw.get("utm")
@@ -263,7 +265,7 @@ def _company_id(block: Any, junk: JunkFilter) -> str | None:
         return None
     if not isinstance(block, dict):
         raise InvalidMessage("invalid_message", "company must be an object")
-    return junk.usable(_id(block.get("id"), "company.id"))
+    return junk.usable(wire_id(block.get("id"), "company.id"))
 
 
 def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -275,14 +277,3 @@ def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _id(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    text = id_text(value)
-    if text is None:
-        raise InvalidMessage("invalid_message", f"{name} must be a string or a number")
-    return text
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
