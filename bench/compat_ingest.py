@@ -1,23 +1,27 @@
 """Ingest throughput of the compatibility surfaces against native ``/v1/batch``, in one run.
 
-Replays what the real SDKs send, over HTTP on loopback, the same way as bench/ingest.py:
-batches of 100 events, 8 concurrent clients, each waiting for its durable ack before
-the next batch. Each surface gets a fresh server:
+Every surface replays batches captured from a real client, over HTTP on loopback, the
+way bench/ingest.py loads the server: batches of 100 events, 8 concurrent clients,
+each waiting for its durable ack before sending the next batch. Each surface is
+compared with the native client that does the same job:
 
-* native: ``POST /v1/batch`` (the body of bench/ingest.py);
-* usermaven: ``POST /api/v1/event?token=`` with arrays of 100 events rebuilt from the
-  captured browser SDK bodies (tests/compat/data/usermaven_captures.json): page views,
-  custom events, identify with user and company blocks, each with a unique event_id;
-* moesif: ``POST /v1/events/batch`` with 100 API-call events shaped like moesifasgi's
-  (moesif.md §8 A), each with a unique transaction_id.
+* ``usermaven``: ``POST /api/v1/event?token=`` with arrays of the browser SDK's events
+  (tests/compat/data/usermaven_captures.json: @usermaven/sdk-js 1.5 in Chromium),
+  against ``native_tracker``: ``POST /v1/batch`` with t.js's messages from the same kind
+  of visit (bench/data/native_captures.json, made by bench/capture_native.py);
+* ``moesif``: ``POST /v1/events/batch`` with the events ``moesifasgi`` sent for a set of
+  API calls, against ``native_middleware``: ``POST /v1/batch`` with what
+  ``threadline.middleware`` sent for the same calls (both in native_captures.json).
 
-The SDKs' events are far richer than bench/ingest.py's synthetic ones (about 1 KB of
-page, device, user and company fields each), so each compat surface is also compared
-with native ``/v1/batch`` carrying the *same* events: what its adapter made of them,
-re-sent as Segment messages. That ratio is the cost of the adapter itself.
+Each replayed event gets a unique message id, and visitors, users and companies are
+spread over the clients as in bench/ingest.py, so the identity work is alike. Two
+more runs put the figures in context: bench/ingest.py's small synthetic events
+(``native_synthetic``), and each adapter's own output re-sent as native messages
+(``same_content``), which isolates what the adapter costs from what the richer events
+cost to store.
 
-Bodies are plain JSON everywhere (moesifasgi would gzip; that is client CPU). Prints one
-JSON object: events/s per run, and each compat surface's ratios to native.
+Bodies are plain JSON everywhere (the SDKs gzip; that is client CPU). Prints one JSON
+object; ``targets`` says whether each compat surface is within 20% of its native twin.
 """
 
 from __future__ import annotations
@@ -32,26 +36,34 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
-from bench._server import WRITE_KEY, cpu_seconds, start_threadline
-from bench.ingest import batch_body as native_body
+from bench._server import SECRET_KEY, WRITE_KEY, cpu_seconds, start_threadline
+from bench.ingest import batch_body as synthetic_body
 from tests.compat.helpers import info
 from threadline.collector.formats import moesif as moesif_format
 from threadline.collector.formats import usermaven as usermaven_format
 from threadline.model import Message, Source
 
-CAPTURES = Path(__file__).resolve().parent.parent / "tests" / "compat" / "data" / "usermaven_captures.json"
+ROOT = Path(__file__).resolve().parent.parent
+USERMAVEN_CAPTURES = ROOT / "tests" / "compat" / "data" / "usermaven_captures.json"
+NATIVE_CAPTURES = ROOT / "bench" / "data" / "native_captures.json"
 PER_BATCH = 100
+# Replayed events are dated a day ago (well inside every acceptance window).
+WHEN = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+WHEN_ISO = WHEN.isoformat().replace("+00:00", ".000Z")
+
+Body = Callable[[int, int], bytes]
 
 
 def usermaven_templates() -> list[dict[str, Any]]:
     """Browser SDK 1.5 events as captured: every event type of the default scenario."""
-    requests = json.loads(CAPTURES.read_text())["requests"]
+    requests = json.loads(USERMAVEN_CAPTURES.read_text())["requests"]
     out: list[dict[str, Any]] = []
     for req in requests:
         if req["scenario"] == "browser-default":
@@ -59,49 +71,69 @@ def usermaven_templates() -> list[dict[str, Any]]:
     return out
 
 
-def usermaven_body(templates: list[dict[str, Any]], client: int, n: int) -> bytes:
-    events = []
+def native_templates(client: str) -> list[Any]:
+    """The messages (or, for moesifasgi, events) one native-captures client sent."""
+    captured = json.loads(NATIVE_CAPTURES.read_text())[client]
+    return [m for body in captured for m in (body if isinstance(body, list) else body["batch"])]
+
+
+def replay(templates: list[dict[str, Any]], c: int, n: int) -> Iterator[tuple[int, dict[str, Any], str, str, str]]:
+    """Deep copies of the templates for batch ``n`` of client ``c``, with the ids to set:
+    (position, event, message id, visitor, user). A visitor is shared by every tenth
+    event of a batch and a user by a client's batch, as in bench/ingest.py."""
     for i in range(PER_BATCH):
-        e = copy.deepcopy(templates[i % len(templates)])
-        e["event_id"] = f"um{client}-{n}-{i}"
-        e["api_key"] = WRITE_KEY
-        e["utc_time"] = "2026-11-20T10:00:00.000Z"
-        e["user"]["anonymous_id"] = f"v{client}-{n % 50}-{i % 10}"
+        yield (i, copy.deepcopy(templates[i % len(templates)]), f"{c}-{n}-{i}",
+               f"v{c}-{n % 50}-{i % 10}", f"user{c}-{n % 50}-{i % 10}")
+
+
+def usermaven_body(templates: list[dict[str, Any]], c: int, n: int) -> bytes:
+    events = []
+    for _i, e, mid, visitor, user in replay(templates, c, n):
+        e["event_id"], e["api_key"], e["utc_time"] = "um" + mid, WRITE_KEY, WHEN_ISO
+        e["user"]["anonymous_id"] = visitor
         if "id" in e["user"]:
-            e["user"]["id"] = f"user{client}-{n % 50}"
+            e["user"]["id"] = user
         events.append(e)
     return orjson.dumps(events)
 
 
-MOESIF_EVENT: dict[str, Any] = {
-    "request": {"time": "2026-11-20T10:00:00.085", "uri": "http://api.example.com/items?q=1", "verb": "POST",
-                "headers": {"host": "api.example.com", "user-agent": "python-requests/2.32",
-                            "authorization": "Bearer aaa.eyJzdWIiOiJ1c2VyLTQyIn0.sig",
-                            "content-type": "application/json", "content-length": "7"},
-                "api_version": "1.2", "ip_address": "203.0.113.9", "body": {"a": 1}, "transfer_encoding": "json"},
-    "response": {"time": "2026-11-20T10:00:00.089", "status": 200,
-                 "headers": {"content-length": "25", "content-type": "application/json"},
-                 "body": {"ok": True, "got": {"a": 1}}, "ip_address": None, "transfer_encoding": "json"},
-    "session_token": None, "tags": None, "user_id": None, "company_id": None,
-    "metadata": {"dc": "westus"}, "direction": "Incoming", "weight": 1, "blocked_by": None,
-}
+def tracker_body(templates: list[dict[str, Any]], c: int, n: int) -> bytes:
+    batch = []
+    for _i, m, mid, visitor, user in replay(templates, c, n):
+        m["messageId"], m["timestamp"], m["anonymousId"] = "tj" + mid, WHEN_ISO, visitor
+        if "userId" in m:
+            m["userId"] = user
+        batch.append(m)
+    return orjson.dumps({"batch": batch, "sentAt": WHEN_ISO, "writeKey": WRITE_KEY})
 
 
-def moesif_body(client: int, n: int) -> bytes:
+def middleware_body(templates: list[dict[str, Any]], c: int, n: int) -> bytes:
+    batch = []
+    for i, m, mid, _visitor, user in replay(templates, c, n):
+        m["messageId"], m["timestamp"], m["userId"] = "mw" + mid, WHEN_ISO, user
+        company = f"co{c}-{n % 5}-{i % 2}"
+        if m["type"] == "group":
+            m["groupId"] = company
+        else:
+            m["context"]["groupId"] = company
+            m["properties"]["transaction_id"] = m["messageId"]
+        batch.append(m)
+    return orjson.dumps({"batch": batch, "sentAt": WHEN_ISO})
+
+
+def moesif_body(templates: list[dict[str, Any]], c: int, n: int) -> bytes:
     events = []
-    for i in range(PER_BATCH):
-        e = copy.deepcopy(MOESIF_EVENT)
-        e["transaction_id"] = f"mo{client}-{n}-{i}"
-        e["user_id"] = f"user{client}-{n % 50}-{i % 10}"
-        e["company_id"] = f"co{client}-{n % 5}"
-        e["request"]["uri"] = f"http://api.example.com/items/{i % 7}?q={n}"
+    for i, e, mid, _visitor, user in replay(templates, c, n):
+        e["transaction_id"], e["user_id"], e["company_id"] = "mo" + mid, user, f"co{c}-{n % 5}-{i % 2}"
+        e["request"]["time"] = WHEN.replace(tzinfo=None).isoformat(timespec="milliseconds")
+        e["response"]["time"] = (WHEN.replace(tzinfo=None) + dt.timedelta(milliseconds=4)).isoformat(
+            timespec="milliseconds")
         events.append(e)
     return orjson.dumps(events)
 
 
 def as_native(body: bytes, parse: Callable[[Any], list[Message]]) -> bytes:
-    """The same events as native Segment messages: what the adapter made of them, sent as
-    ``/v1/batch``. Measures the adapter against native ingest of equally rich events."""
+    """What an adapter made of a compat body, re-sent as native Segment messages."""
     batch = []
     for m in parse(orjson.loads(body)):
         msg: dict[str, Any] = {
@@ -136,9 +168,9 @@ def throughput(port: int, path: str, headers: dict[str, str], bodies: dict[int, 
         for body in bodies[c]:
             conn.request("POST", path, body, headers)
             r = conn.getresponse()
-            r.read()
+            answer = r.read()
             if r.status != ok:
-                errors.append(str(r.status))
+                errors.append(f"{r.status} {answer[:200]!r}")
         conn.close()
 
     threads = [threading.Thread(target=run, args=(c,)) for c in bodies]
@@ -150,10 +182,17 @@ def throughput(port: int, path: str, headers: dict[str, str], bodies: dict[int, 
     elapsed = time.perf_counter() - start_t
     if errors:
         raise RuntimeError(f"{len(errors)} batches failed on {path}: {errors[:3]}")
-    events = sum(len(b) for b in bodies.values()) * PER_BATCH
+    sizes = [len(x) for b in bodies.values() for x in b]
+    events = len(sizes) * PER_BATCH
     return {"events_per_s": round(events / elapsed), "seconds": round(elapsed, 2), "events": events,
-            "mean_batch_kb": round(sum(len(x) for b in bodies.values() for x in b)
-                                   / sum(len(b) for b in bodies.values()) / 1024, 1)}
+            "mean_event_bytes": round(sum(sizes) / events)}
+
+
+def accepted(url: str) -> int:
+    """Events the server reports as accepted (quarantined or duplicate ones are not)."""
+    r = httpx.get(url + "/api/v1/ingest/stats", headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=30)
+    r.raise_for_status()
+    return sum(int(day["accepted"]) for day in r.json()["data"])
 
 
 def measure(path: str, headers: dict[str, str], bodies: dict[int, list[bytes]], ok: int) -> dict[str, float]:
@@ -163,8 +202,10 @@ def measure(path: str, headers: dict[str, str], bodies: dict[int, list[bytes]], 
     try:
         cpu0 = cpu_seconds(proc.pid)
         result = throughput(port, path, headers, bodies, ok)
-        result["server_cpu_s"] = round(cpu_seconds(proc.pid) - cpu0, 2)
-        result["server_cpu_us_per_event"] = round(result["server_cpu_s"] * 1e6 / result["events"], 1)
+        result["server_cpu_us_per_event"] = round((cpu_seconds(proc.pid) - cpu0) * 1e6 / result["events"], 1)
+        stored = accepted(url)
+        if stored != result["events"]:  # a 2xx alone does not say every event was kept
+            raise RuntimeError(f"{path}: {result['events']} events sent, {stored} accepted")
     finally:
         proc.terminate()
         proc.wait(30)
@@ -174,15 +215,13 @@ def measure(path: str, headers: dict[str, str], bodies: dict[int, list[bytes]], 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--batches", type=int, default=30, help="batches per client and surface")
+    ap.add_argument("--batches", type=int, default=40, help="batches per client and surface")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each surface; the best counts")
     args = ap.parse_args()
     json_ct = {"Content-Type": "application/json"}
-    basic = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
-    templates = usermaven_templates()
-
-    native_auth = {**json_ct, "Authorization": basic}
-    request = info(received="2026-11-20T10:00:01Z", message_limit=1 << 20)
+    native_headers = {**json_ct, "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
+    moesif_headers = {**json_ct, "X-Moesif-Application-Id": WRITE_KEY}
+    request = info(received=WHEN_ISO, message_limit=1 << 20)
 
     def um_parse(data: Any) -> list[Message]:
         return usermaven_format.parse_request(data, request, Source.USERMAVEN_BROWSER,
@@ -192,19 +231,23 @@ def main() -> None:
         return moesif_format.parse_many(data, request, Source.MOESIF_API, moesif_format.parse_event,
                                         True).messages
 
-    def bodies(make: Callable[[int, int], bytes]) -> dict[int, list[bytes]]:
+    def bodies(make: Body) -> dict[int, list[bytes]]:
         return {c: [make(c, n) for n in range(args.batches)] for c in range(args.clients)}
 
-    um_bodies = bodies(lambda c, n: usermaven_body(templates, c, n))
-    mo_bodies = bodies(moesif_body)
+    um_t, tj_t = usermaven_templates(), native_templates("tracker")
+    mo_t, mw_t = native_templates("moesifasgi"), native_templates("middleware")
+    um_bodies = bodies(lambda c, n: usermaven_body(um_t, c, n))
+    mo_bodies = bodies(lambda c, n: moesif_body(mo_t, c, n))
     runs: dict[str, tuple[str, dict[str, str], dict[int, list[bytes]], int]] = {
-        "native": ("/v1/batch", native_auth, bodies(native_body), 200),
+        "native_tracker": ("/v1/batch", native_headers, bodies(lambda c, n: tracker_body(tj_t, c, n)), 200),
         "usermaven": (f"/api/v1/event?token={WRITE_KEY}", json_ct, um_bodies, 200),
-        "native_usermaven_content": ("/v1/batch", native_auth,
-                                     {c: [as_native(b, um_parse) for b in v] for c, v in um_bodies.items()}, 200),
-        "moesif": ("/v1/events/batch", {**json_ct, "X-Moesif-Application-Id": WRITE_KEY}, mo_bodies, 201),
-        "native_moesif_content": ("/v1/batch", native_auth,
-                                  {c: [as_native(b, mo_parse) for b in v] for c, v in mo_bodies.items()}, 200),
+        "native_middleware": ("/v1/batch", native_headers, bodies(lambda c, n: middleware_body(mw_t, c, n)), 200),
+        "moesif": ("/v1/events/batch", moesif_headers, mo_bodies, 201),
+        "native_synthetic": ("/v1/batch", native_headers, bodies(synthetic_body), 200),
+        "usermaven_same_content": ("/v1/batch", native_headers,
+                                   {c: [as_native(b, um_parse) for b in v] for c, v in um_bodies.items()}, 200),
+        "moesif_same_content": ("/v1/batch", native_headers,
+                                {c: [as_native(b, mo_parse) for b in v] for c, v in mo_bodies.items()}, 200),
     }
     # Rounds interleave the surfaces and the best round of each counts: on a shared
     # machine, other load only ever makes a run slower.
@@ -214,12 +257,18 @@ def main() -> None:
             got = measure(path, headers, payload, ok)
             if name not in best or got["events_per_s"] > best[name]["events_per_s"]:
                 best[name] = got
-    native, usermaven, moesif = best["native"], best["usermaven"], best["moesif"]
-    um_native, mo_native = best["native_usermaven_content"], best["native_moesif_content"]
 
-    def ratio(r: dict[str, float], base: dict[str, float] | None = None) -> float:
-        return round(r["events_per_s"] / (base or native)["events_per_s"], 3)
+    def ratio(name: str, base: str) -> float:
+        return round(best[name]["events_per_s"] / best[base]["events_per_s"], 3)
 
+    ratios = {
+        "usermaven_to_native_tracker": ratio("usermaven", "native_tracker"),
+        "moesif_to_native_middleware": ratio("moesif", "native_middleware"),
+        "usermaven_to_same_content": ratio("usermaven", "usermaven_same_content"),
+        "moesif_to_same_content": ratio("moesif", "moesif_same_content"),
+        "usermaven_to_native_synthetic": ratio("usermaven", "native_synthetic"),
+        "moesif_to_native_synthetic": ratio("moesif", "native_synthetic"),
+    }
     print(json.dumps({
         "benchmark": "compat_ingest",
         "date": time.strftime("%Y-%m-%d"),
@@ -227,15 +276,10 @@ def main() -> None:
                     "note": "client and server share the cores"},
         "clients": args.clients, "events_per_batch": PER_BATCH, "durable_ack": True,
         "rounds": args.rounds, "note": "best of the rounds, each on a fresh server",
-        "native": native, "usermaven": usermaven, "moesif": moesif,
-        "native_same_content": {"usermaven": um_native, "moesif": mo_native},
-        "ratio_to_native": {"usermaven": ratio(usermaven), "moesif": ratio(moesif)},
-        "ratio_to_native_same_content": {"usermaven": ratio(usermaven, um_native),
-                                         "moesif": ratio(moesif, mo_native)},
-        "targets": {"usermaven_within_20pct": ratio(usermaven) >= 0.8,
-                    "moesif_within_20pct": ratio(moesif) >= 0.8,
-                    "usermaven_within_20pct_same_content": ratio(usermaven, um_native) >= 0.8,
-                    "moesif_within_20pct_same_content": ratio(moesif, mo_native) >= 0.8},
+        "runs": best,
+        "ratios": ratios,
+        "targets": {"usermaven_within_20pct_of_native_tracker": ratios["usermaven_to_native_tracker"] >= 0.8,
+                    "moesif_within_20pct_of_native_middleware": ratios["moesif_to_native_middleware"] >= 0.8},
     }))
 
 

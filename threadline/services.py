@@ -46,7 +46,7 @@ class Services:
         return dt.datetime.fromtimestamp(received_at_us / 1e6, dt.UTC).strftime("%Y-%m-%d")
 
     def request_info(self, request: Request, project_id: str, received_at_us: int,
-                     message_limit: int) -> RequestInfo:
+                     message_limit: int, body_bytes: int | None = None) -> RequestInfo:
         """The facts about ``request`` that adapters need."""
         store = self.store
         return RequestInfo(
@@ -63,6 +63,7 @@ class Services:
             max_future_us=int(self.settings.max_future_skew_days * 86_400_000_000),
             max_past_us=int(self.settings.max_past_days * 86_400_000_000),
             message_limit=message_limit,
+            body_bytes=body_bytes,
         )
 
 

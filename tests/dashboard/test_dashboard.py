@@ -54,6 +54,9 @@ def test_pages_need_a_session_and_only_a_secret_key_signs_in(server: LiveServer)
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
         assert c.get("/persons").status_code == 200
+        # A hand-edited range that is not a number shows the default range.
+        r = c.get("/", params={"days": "abc"})
+        assert r.status_code == 200 and "30 days" in r.text
 
 
 def test_posts_without_the_csrf_token_or_from_another_origin_are_refused(server: LiveServer) -> None:

@@ -46,8 +46,9 @@ def endpoint(parse_one: moesif.Parser, batch: bool, name: str) -> Any:
         svc = services_of(request)
         received = now_us()
         project_id = _project(request)
-        data = parse_json(await read_body(request, svc.settings.moesif_request_limit))
-        info = svc.request_info(request, project_id, received, svc.settings.moesif_message_limit)
+        body = await read_body(request, svc.settings.moesif_request_limit)
+        data = parse_json(body)
+        info = svc.request_info(request, project_id, received, svc.settings.moesif_message_limit, len(body))
         source = source_of(request)
         try:
             parsed = moesif.parse_many(data, info, source, parse_one, batch)

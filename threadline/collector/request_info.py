@@ -29,3 +29,6 @@ class RequestInfo:
     max_future_us: int = 86_400_000_000
     max_past_us: int = 3650 * 86_400_000_000
     message_limit: int = 32 * 1024
+    # Bytes of the (decompressed) body, when known: no message of a body within the
+    # limit can be over it, so adapters measure each message only for larger bodies.
+    body_bytes: int | None = None

@@ -24,11 +24,11 @@ def _key(request: Request, data: Any) -> str | None:
     return key
 
 
-async def _read(request: Request, svc: Services) -> tuple[Any, str]:
+async def _read(request: Request, svc: Services) -> tuple[Any, str, int]:
     body = await read_body(request, svc.settings.native_request_limit)
     data = parse_json(body)
     info = svc.auth(_key(request, data))
-    return data, info.project_id
+    return data, info.project_id, len(body)
 
 
 def _answer(result: Any) -> JSONResponse:
@@ -45,8 +45,8 @@ async def batch(request: Request) -> JSONResponse:
     """``POST /v1/batch``: valid messages stored, invalid ones answered and quarantined."""
     svc = services_of(request)
     received = now_us()
-    data, project_id = await _read(request, svc)
-    info = svc.request_info(request, project_id, received, svc.settings.native_message_limit)
+    data, project_id, size = await _read(request, svc)
+    info = svc.request_info(request, project_id, received, svc.settings.native_message_limit, size)
     try:
         parsed = segment.parse_batch(data, info)
     except InvalidMessage as exc:
@@ -59,10 +59,10 @@ def single(type_: str) -> Any:
     async def endpoint(request: Request) -> JSONResponse:
         svc = services_of(request)
         received = now_us()
-        data, project_id = await _read(request, svc)
+        data, project_id, size = await _read(request, svc)
         if not isinstance(data, dict):
             raise bad_request("the body must be a JSON object", "invalid_body")
-        info = svc.request_info(request, project_id, received, svc.settings.native_message_limit)
+        info = svc.request_info(request, project_id, received, svc.settings.native_message_limit, size)
         try:
             msg = segment.parse_single(data, info, type_)
         except InvalidMessage as exc:

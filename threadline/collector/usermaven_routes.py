@@ -64,8 +64,9 @@ def _s2s_project(svc: Services, request: Request) -> str:
 
 async def _ingest(request: Request, svc: Services, project_id: str, source: Source) -> JSONResponse:
     received = now_us()
-    data = parse_json(await read_body(request, svc.settings.usermaven_request_limit))
-    info = svc.request_info(request, project_id, received, svc.settings.usermaven_message_limit)
+    body = await read_body(request, svc.settings.usermaven_request_limit)
+    data = parse_json(body)
+    info = svc.request_info(request, project_id, received, svc.settings.usermaven_message_limit, len(body))
     try:
         parsed = usermaven.parse_request(data, info, source, usermaven.Policies.of(request.query_params))
     except InvalidMessage as exc:

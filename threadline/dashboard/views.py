@@ -1,4 +1,5 @@
-"""Dashboard pages: overview, persons, one person's timeline and evidence, companies.
+"""Dashboard pages: overview, persons, one person's timeline and evidence, companies,
+funnels.
 
 Pages call the same query functions as the API; operator actions (merge, split, erase)
 go through the store's operations, behind a session and a CSRF token.
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from threadline.dashboard import funnel_form
 from threadline.dashboard.session import (
     COOKIE,
     LIFETIME_S,
@@ -31,7 +33,7 @@ from threadline.errors import HTTPError
 from threadline.model import Identifier
 from threadline.query import companies as company_queries
 from threadline.query import explain as explain_queries
-from threadline.query import insights, persons
+from threadline.query import funnel, insights, persons
 from threadline.query.pagination import PageRequest, decode_cursor
 from threadline.services import Services, services_of
 
@@ -74,7 +76,9 @@ def _render(request: Request, template: str, session: Session | None, status: in
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse("/login?next=" + quote(request.url.path), status_code=303)
+    # The query string comes along: a shared funnel URL opens as that funnel after sign-in.
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?next=" + quote(target), status_code=303)
 
 
 async def _form(request: Request, session: Session) -> dict[str, str]:
@@ -135,7 +139,9 @@ async def overview(request: Request) -> Response:
         return _login_redirect(request)
     svc = services_of(request)
     tz_name, tz = _tz(request)
-    days = max(1, min(int(request.query_params.get("days", "30") or 30), 366))
+    asked = request.query_params.get("days", "")
+    # A hand-edited ?days= that is not a number shows the default range, not an error.
+    days = max(1, min(int(asked) if asked.isdigit() else 30, 366))
     end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(days=days)
 
@@ -273,6 +279,26 @@ async def company_detail(request: Request) -> Response:
     return _render(request, "company.html", session, **ctx)
 
 
+async def funnels(request: Request) -> Response:
+    """A funnel over the form in the query string: per step the count, the conversion
+    from the previous step and overall; bad input answers 400 with the reasons."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect(request)
+    form = funnel_form.parse(request.query_params, dt.datetime.now(dt.UTC).date())
+    ctx: dict[str, Any] = {"form": form, "windows": funnel_form.WINDOWS,
+                           "max_steps": funnel_form.MAX_STEPS, "result": None}
+    if form.errors:
+        return _render(request, "funnels.html", session, status=400, **ctx)
+    req = form.request
+    if req is not None:
+        svc = services_of(request)
+        ctx["result"] = await run_in_threadpool(
+            lambda: funnel.funnel(svc.store.read(), session.project_id, list(req.steps),
+                                  req.start_us, req.end_us, req.window_us, req.by))
+    return _render(request, "funnels.html", session, **ctx)
+
+
 async def stylesheet(request: Request) -> Response:
     return Response(STATIC.read_bytes(), media_type="text/css",
                     headers={"Cache-Control": "public, max-age=3600"})
@@ -292,5 +318,6 @@ def routes() -> list[BaseRoute]:
         r("/persons/{person_id}/{action}", person_action, ["POST"]),
         r("/companies", company_list, ["GET"]),
         r("/companies/{company_id}", company_detail, ["GET"]),
+        r("/funnels", funnels, ["GET"]),
         r("/static/style.css", stylesheet, ["GET"]),
     ]

@@ -15,6 +15,9 @@ from threadline.collector.request_info import RequestInfo
 from threadline.identity.ids import id_text
 
 US = 1_000_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+NAIVE_EPOCH = dt.datetime(1970, 1, 1)
+ONE_US = dt.timedelta(microseconds=1)
 
 
 class InvalidMessage(Exception):
@@ -44,21 +47,21 @@ def parse_time(value: Any, field_name: str = "timestamp") -> int | None:
             return int(v * 1000)
         return int(v)
     if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return parse_time(int(text), field_name)
-        try:
-            if text.endswith(("Z", "z")):
-                text = text[:-1] + "+00:00"
-            parsed = dt.datetime.fromisoformat(text)
+        if value.isdigit():  # unix time as text (before ISO: "20261123" is not a date here)
+            return parse_time(int(value), field_name)
+        try:  # the common case first: an ISO 8601 string as clients send it
+            parsed = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidMessage("invalid_timestamp", f"{field_name} {value!r} is not ISO 8601") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        try:
-            return int(parsed.timestamp() * US)
-        except (OverflowError, OSError, ValueError):
-            raise InvalidMessage("invalid_timestamp", f"{field_name} {value!r} is out of range") from None
+            # Padded, or a lower-case "z": normalise once and try again.
+            text = value.strip()
+            if text.endswith("z"):
+                text = text[:-1] + "Z"
+            if not text or text == value:
+                raise InvalidMessage("invalid_timestamp", f"{field_name} {value!r} is not ISO 8601") from None
+            return parse_time(text, field_name)
+        # Integer arithmetic: exact to the microsecond, where a float timestamp is not.
+        # A time without an offset is UTC.
+        return (parsed - (EPOCH if parsed.tzinfo is not None else NAIVE_EPOCH)) // ONE_US
     raise InvalidMessage("invalid_timestamp", f"{field_name} is not a time")
 
 
@@ -148,4 +151,16 @@ def nonempty_text(value: Any) -> str | None:
 
 
 def json_size(value: Any) -> int:
+    """Bytes of a JSON value serialised compactly."""
     return len(orjson.dumps(value, default=str))
+
+
+def over_limit(raw: Any, info: RequestInfo) -> bool:
+    """Whether one message of the request is larger than the message limit.
+
+    A message is part of its body, so none can be larger when the whole body is not:
+    only bodies over the limit pay for serialising each message to measure it.
+    """
+    if info.body_bytes is not None and info.body_bytes <= info.message_limit:
+        return False
+    return json_size(raw) > info.message_limit

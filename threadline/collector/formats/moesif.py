@@ -30,11 +30,12 @@ from threadline.collector.formats.common import (
     event_time,
     json_size,
     nonempty_text,
+    over_limit,
     parse_time,
     stored_ip,
     wire_id,
 )
-from threadline.collector.formats.jwt import user_from_authorization
+from threadline.collector.formats.jwt import header, user_from_authorization
 from threadline.collector.request_info import RequestInfo
 from threadline.model import CompanyRef, Message, Parsed, Rejected, Source
 
@@ -87,17 +88,16 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
     ts, _sent, notes = event_time(req_time, None, info)
     if "original_timestamp" in notes:
         notes["original_timestamp"] = request.get("time")
-    req_lower, resp_lower = _lower(req_headers), _lower(resp_headers)
     junk = info.settings.junk_filter
     raw_user = _id(raw, "user_id")
     if junk.usable(raw_user) is None:  # the sender could not name the user: its token can
-        raw_user = user_from_authorization(req_lower) or raw_user
+        raw_user = user_from_authorization(req_headers) or raw_user
     raw_anon = _id(raw, "anonymous_id")
     company = junk.usable(_id(raw, "company_id"))
     browser = source == Source.MOESIF_BROWSER
 
     ip = nonempty_text(request.get("ip_address")) or (info.ip if browser else None)
-    agent = (nonempty_text(req_lower.get("user-agent")) or nonempty_text(request.get("user_agent_string"))
+    agent = (nonempty_text(header(req_headers, "user-agent")) or nonempty_text(request.get("user_agent_string"))
              or (info.user_agent if browser else None))
     status = response.get("status")
     props: dict[str, Any] = {
@@ -106,8 +106,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
         "route": _path(uri),
         "status": status if isinstance(status, int) and not isinstance(status, bool) else None,
         "duration_ms": round((resp_time - req_time) / 1000, 3) if req_time and resp_time else None,
-        "request_bytes": _size(req_lower, request),
-        "response_bytes": _size(resp_lower, response),
+        "request_bytes": _size(req_headers, request),
+        "response_bytes": _size(resp_headers, response),
         "ip": stored_ip(ip, info) if ip else None,
         "user_agent": agent,
         "api_version": request.get("api_version"),
@@ -166,9 +166,9 @@ def _capture_body(props: dict[str, Any], prefix: str, part: dict[str, Any]) -> N
     props[f"{prefix}_body_truncated"] = True
 
 
-def _size(lower: dict[str, Any], part: dict[str, Any]) -> int | None:
+def _size(headers: dict[str, Any], part: dict[str, Any]) -> int | None:
     """Bytes of a request or response body: its Content-Length, else the body's size."""
-    declared = lower.get("content-length")
+    declared = header(headers, "content-length")
     if isinstance(declared, str) and declared.strip().isdigit():
         return int(declared)
     body = part.get("body")
@@ -345,7 +345,7 @@ def _profile_common(raw: dict[str, Any], info: RequestInfo, source: str) -> tupl
 def _checked(raw: Any, info: RequestInfo) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidMessage("invalid_message", "each item must be a JSON object")
-    if json_size(raw) > info.message_limit:
+    if over_limit(raw, info):
         raise InvalidMessage("message_too_large", f"item is over {info.message_limit} bytes")
     return raw
 
@@ -368,11 +368,6 @@ def _headers(part: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidMessage("invalid_message", f"{name} must be an object")
     return value
-
-
-def _lower(headers: dict[str, Any]) -> dict[str, Any]:
-    """A captured header map keyed by lower-case names (asgi, wsgi and browsers differ)."""
-    return {k.lower(): v for k, v in headers.items() if isinstance(k, str)}
 
 
 def _id(raw: dict[str, Any], name: str) -> str | None:

@@ -12,7 +12,7 @@ from threadline.collector.formats.common import (
     content_hash,
     cookieless_id,
     event_time,
-    json_size,
+    over_limit,
     stored_ip,
 )
 from threadline.collector.request_info import RequestInfo
@@ -88,7 +88,7 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     """Validate and canonicalise one Segment-spec message."""
     if not isinstance(raw, dict):
         raise InvalidMessage("invalid_message", "a message must be a JSON object")
-    if json_size(raw) > info.message_limit:
+    if over_limit(raw, info):
         raise InvalidMessage("message_too_large", f"message is over {info.message_limit} bytes")
     type_ = raw.get("type")
     if not isinstance(type_, str) or type_ not in TYPES:

@@ -18,8 +18,8 @@ from threadline.collector.formats.common import (
     content_hash,
     cookieless_id,
     event_time,
-    json_size,
     nonempty_text,
+    over_limit,
     stored_ip,
     wire_id,
 )
@@ -126,7 +126,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     """Validate and canonicalise one Usermaven event."""
     if not isinstance(raw, dict):
         raise InvalidMessage("invalid_message", "an event must be a JSON object")
-    if json_size(raw) > info.message_limit:
+    if over_limit(raw, info):
         raise InvalidMessage("message_too_large", f"event is over {info.message_limit} bytes")
     event_type = raw.get("event_type")
     if not isinstance(event_type, str) or not event_type.strip():
