@@ -14,6 +14,8 @@ KEY_RE = re.compile(r"^(wk|sk)_[A-Za-z0-9_-]{24,}$")
 DEFAULT_PROJECT = "default"
 DEFAULT_SET_ONCE = ("created_at", "first_seen", "signed_up_at")
 IP_POLICIES = ("keep", "strict")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def new_key(kind: str) -> str:
@@ -69,7 +71,10 @@ class ProjectSettings:
         if name not in data:
             raise ValueError(f"unknown setting {name!r}; known: {', '.join(sorted(data))}")
         if name == "body_capture":
-            data[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            word = raw.strip().lower()
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                raise ValueError("body_capture must be true or false")
+            data[name] = word in TRUE_WORDS
         elif name == "ip_policy":
             if raw not in IP_POLICIES:
                 raise ValueError(f"ip_policy must be one of {', '.join(IP_POLICIES)}")
@@ -77,7 +82,13 @@ class ProjectSettings:
         elif name in ("junk_ids", "set_once"):
             data[name] = [v.strip() for v in raw.split(",") if v.strip()]
         elif name == "retention_days":
-            data[name] = int(raw) if raw.strip() not in ("", "0", "none") else None
+            text = raw.strip().lower()
+            if text in ("", "0", "none"):
+                data[name] = None
+            elif text.isdigit():  # digits only: a negative or fractional age is refused
+                data[name] = int(text)
+            else:
+                raise ValueError("retention_days must be a whole number of days, or none")
         return ProjectSettings.from_json(data)
 
 

@@ -179,7 +179,7 @@ def test_projects_create_list_and_set(tmp_path: Path) -> None:
     assert '"ip_policy":"strict"' in listing.splitlines()[0]
     for args, message in ((["ip_policy", "sometimes"], "ip_policy must be one of"),
                           (["body_capture", "maybe"], "body_capture must be true or false"),
-                          (["retention_days", "soon"], "retention_days must be a number"),
+                          (["retention_days", "soon"], "retention_days must be a whole number"),
                           (["colour", "blue"], "unknown setting 'colour'"),
                           (["ip_policy", "strict", "--project", "nope"], "no project 'nope'")):
         assert message in one_line_error(invoke("projects", "set", *args, "--data", data))

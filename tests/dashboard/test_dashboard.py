@@ -9,15 +9,12 @@ import httpx
 import pytest
 
 from tests.conftest import (
-    ARTIFACTS,
-    CHROMIUM_ARGS,
     SECRET_KEY,
     WRITE_KEY,
     LiveServer,
-    chromium_path,
-    require,
     start_server,
 )
+from tests.dashboard.conftest import BrowserPage
 
 pytestmark = pytest.mark.browser
 
@@ -74,34 +71,22 @@ def test_posts_without_the_csrf_token_or_from_another_origin_are_refused(server:
         assert c.get(f"/persons/{pid}").status_code == 200  # nothing was erased
 
 
-def test_a_support_person_finds_the_pre_login_history_in_the_browser(server: LiveServer) -> None:
-    require(chromium_path() is not None, "Debian's chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "playwright is not installed")
-        return
-    out = ARTIFACTS / "dashboard"
-    out.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(server.url + "/")
-        page.fill("input[name=secret_key]", SECRET_KEY)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_url(server.url + "/")
-        assert "counted after identity resolution" in page.content()
-        page.screenshot(path=str(out / "overview.png"), full_page=True)
-        page.fill("header input[name=q]", "dash@example.com")
-        page.press("header input[name=q]", "Enter")
-        page.click("table a:has-text('dash@example.com')")
-        page.wait_for_selector(".timeline li.signup")
-        before = page.locator(".timeline li.before b").all_inner_texts()
-        assert before == ["/pricing", "/signup"]
-        assert "Signed in as dash-user" in page.inner_text(".timeline li.signup")
-        assert "Dash Co" in page.inner_text("p.meta")
-        page.screenshot(path=str(out / "person.png"), full_page=True)
-        browser.close()
-    assert not [e for e in errors if "Content Security Policy" in e]
+def test_a_support_person_finds_the_pre_login_history_in_the_browser(
+        server: LiveServer, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    page.goto(server.url + "/")
+    page.fill("input[name=secret_key]", SECRET_KEY)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(server.url + "/")
+    assert "counted after identity resolution" in page.content()
+    page.screenshot(path=str(browser_page.shots / "overview.png"), full_page=True)
+    page.fill("header input[name=q]", "dash@example.com")
+    page.press("header input[name=q]", "Enter")
+    page.click("table a:has-text('dash@example.com')")
+    page.wait_for_selector(".timeline li.signup")
+    before = page.locator(".timeline li.before b").all_inner_texts()
+    assert before == ["/pricing", "/signup"]
+    assert "Signed in as dash-user" in page.inner_text(".timeline li.signup")
+    assert "Dash Co" in page.inner_text("p.meta")
+    page.screenshot(path=str(browser_page.shots / "person.png"), full_page=True)
+    assert not browser_page.csp_errors()

@@ -14,14 +14,11 @@ import httpx
 import pytest
 
 from tests.conftest import (
-    ARTIFACTS,
-    CHROMIUM_ARGS,
     SECRET_KEY,
     LiveServer,
-    chromium_path,
-    require,
     start_server,
 )
+from tests.dashboard.conftest import BrowserPage
 from tests.query.helpers import msg, send
 
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -250,39 +247,26 @@ def test_every_problem_is_listed_at_once(dash: httpx.Client) -> None:
 
 
 @pytest.mark.browser
-def test_the_funnel_bars_render_in_the_browser(server: LiveServer) -> None:
-    require(chromium_path() is not None, "Debian's chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "playwright is not installed")
-        return
-    out = ARTIFACTS / "dashboard"
-    out.mkdir(parents=True, exist_ok=True)
+def test_the_funnel_bars_render_in_the_browser(server: LiveServer, browser_page: BrowserPage) -> None:
+    page = browser_page.page
     query = str(httpx.QueryParams({**PRICING_SIGNUP_API, **MARCH, "window": "P7D", "by": "person"}))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{server.url}/funnels?{query}")  # signed out: login, then back here
-        page.fill("input[name=secret_key]", SECRET_KEY)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_selector("table.funnel svg.bar rect.fill")
+    page.goto(f"{server.url}/funnels?{query}")  # signed out: login, then back here
+    page.fill("input[name=secret_key]", SECRET_KEY)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("table.funnel svg.bar rect.fill")
 
-        def widths(selector: str) -> list[float]:
-            boxes = [page.locator(selector).nth(i).bounding_box() for i in range(3)]
-            assert all(boxes), f"{selector} is not laid out"
-            return [box["width"] for box in boxes if box]
+    def widths(selector: str) -> list[float]:
+        boxes = [page.locator(selector).nth(i).bounding_box() for i in range(3)]
+        assert all(boxes), f"{selector} is not laid out"
+        return [box["width"] for box in boxes if box]
 
-        tracks, fills = widths("svg.bar rect.track"), widths("svg.bar rect.fill")
-        assert tracks[0] > 100
-        assert [round(f / t, 2) for f, t in zip(fills, tracks, strict=True)] == [1.0, 0.75, 0.5]
-        page.screenshot(path=str(out / "funnels.png"), full_page=True)
-        # The form is filled from the URL, so the funnel can be changed and resubmitted.
-        page.select_option("select[name=by]", "company")
-        page.click("button:has-text('Show funnel')")
-        page.wait_for_url("**by=company**")
-        assert page.locator("table.funnel th").nth(2).inner_text() == "Companies"
-        browser.close()
-    assert not [e for e in errors if "Content Security Policy" in e]
+    tracks, fills = widths("svg.bar rect.track"), widths("svg.bar rect.fill")
+    assert tracks[0] > 100
+    assert [round(f / t, 2) for f, t in zip(fills, tracks, strict=True)] == [1.0, 0.75, 0.5]
+    page.screenshot(path=str(browser_page.shots / "funnels.png"), full_page=True)
+    # The form is filled from the URL, so the funnel can be changed and resubmitted.
+    page.select_option("select[name=by]", "company")
+    page.click("button:has-text('Show funnel')")
+    page.wait_for_url("**by=company**")
+    assert page.locator("table.funnel th").nth(2).inner_text() == "Companies"
+    assert not browser_page.csp_errors()

@@ -150,6 +150,12 @@ def test_project_administration_routes(api: httpx.Client, shared_server: LiveSer
     bad = api.patch("/api/v1/projects/current/settings", json={"ip_policy": "sometimes"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
     assert api.patch("/api/v1/projects/current/settings", json={"nope": 1}).status_code == 422
+    # A negative age would delete every event at the next sweep; "maybe" is not a boolean.
+    for bad_value in ({"retention_days": -5}, {"retention_days": 1.5}, {"body_capture": "maybe"}):
+        bad = api.patch("/api/v1/projects/current/settings", json=bad_value)
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error", bad_value
+    settings = get(api, "/api/v1/projects/current")["settings"]
+    assert settings["retention_days"] is None and settings["body_capture"] is False
     rotated = api.post("/api/v1/keys/rotate")
     assert rotated.status_code == 200, rotated.text
     keys = rotated.json()

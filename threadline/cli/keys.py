@@ -22,7 +22,6 @@ from threadline.projects import DEFAULT_PROJECT
 if TYPE_CHECKING:
     from threadline.storage.duckdb_store import DuckDBStore
 
-BOOLEANS = ("true", "false", "yes", "no", "on", "off", "1", "0")
 project_option = click.option("--project", default=None, metavar="ID",
                               help="The project (default: the default project, or the key's project).")
 
@@ -185,10 +184,6 @@ def set_setting(name: str, value: str, data_dir: Path | None, url: str | None, k
     junk_ids (comma list), set_once (comma list), retention_days (days, or none)."""
     from threadline.projects import ProjectSettings
 
-    if name == "body_capture" and value.strip().lower() not in BOOLEANS:
-        raise click.ClickException("body_capture must be true or false")
-    if name == "retention_days" and not (value.strip().isdigit() or value.strip().lower() in ("", "none")):
-        raise click.ClickException("retention_days must be a number of days, or none")
     try:
         parsed = ProjectSettings().with_value(name, value).to_json()[name]
     except ValueError as exc:
