@@ -66,9 +66,8 @@ def single(type_: str) -> Any:
         try:
             msg = segment.parse_single(data, info, type_)
         except InvalidMessage as exc:
-            body = {k: v for k, v in data.items() if k != "writeKey"}
             await svc.ingestor.submit(
-                project_id, Parsed([], [Rejected(0, exc.code, exc.reason, body)]), received,
+                project_id, Parsed([], [Rejected(0, exc.code, exc.reason, segment.scrub(data))]), received,
                 Source.NATIVE,
             )
             raise HTTPError(422, "invalid_message", exc.reason, {"code": exc.code}) from None

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -143,6 +144,14 @@ def wire_id(value: Any, name: str) -> str | None:
     if text is None:
         raise InvalidMessage("invalid_message", f"{name} must be a string or a number")
     return text
+
+
+def without_keys(raw: Any, keys: Collection[str]) -> Any:
+    """A payload as it may be kept in the quarantine: an object without ``keys`` (the
+    sender's key, repeated in the body); anything else as it came."""
+    if isinstance(raw, dict):
+        return {k: v for k, v in raw.items() if k not in keys}
+    return raw
 
 
 def nonempty_text(value: Any) -> str | None:

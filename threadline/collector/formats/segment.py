@@ -14,6 +14,7 @@ from threadline.collector.formats.common import (
     event_time,
     over_limit,
     stored_ip,
+    without_keys,
 )
 from threadline.collector.request_info import RequestInfo
 from threadline.model import CompanyRef, Message, Parsed, Rejected, Source
@@ -49,7 +50,7 @@ def parse_batch(data: Any, info: RequestInfo) -> Parsed:
                 raw = {**raw, "context": context}
             messages.append(parse_message(raw, info, batch_sent_at=sent_at))
         except InvalidMessage as exc:
-            rejected.append(Rejected(index, exc.code, exc.reason, _scrub(raw)))
+            rejected.append(Rejected(index, exc.code, exc.reason, scrub(raw)))
     return Parsed(messages, rejected)
 
 
@@ -174,7 +175,6 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     )
 
 
-def _scrub(raw: Any) -> Any:
-    if isinstance(raw, dict):
-        return {k: v for k, v in raw.items() if k not in SECRET_FIELDS}
-    return raw
+def scrub(raw: Any) -> Any:
+    """A message as it may be kept in the quarantine: without its write key."""
+    return without_keys(raw, SECRET_FIELDS)

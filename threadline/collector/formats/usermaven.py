@@ -22,6 +22,7 @@ from threadline.collector.formats.common import (
     over_limit,
     stored_ip,
     wire_id,
+    without_keys,
 )
 from threadline.collector.request_info import RequestInfo
 from threadline.identity.ids import JunkFilter, id_text
@@ -190,9 +191,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
 
 def scrub(raw: Any) -> Any:
     """An event as it may be kept in the quarantine: without its key."""
-    if isinstance(raw, dict):
-        return {k: v for k, v in raw.items() if k not in SECRET_FIELDS}
-    return raw
+    return without_keys(raw, SECRET_FIELDS)
 
 
 def _message_id(raw: dict[str, Any], time_field: str | None) -> str:
