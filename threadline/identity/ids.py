@@ -40,6 +40,7 @@ DEFAULT_JUNK_IDS: frozenset[str] = frozenset(
 )
 
 MAX_ID_LENGTH = 512
+VERDICT_CACHE_SIZE = 50_000
 
 
 def id_text(value: Any) -> str | None:
@@ -69,15 +70,22 @@ class JunkFilter:
 
     def __init__(self, blocked: Iterable[str] = DEFAULT_JUNK_IDS) -> None:
         self.blocked = frozenset(v.strip().lower() for v in blocked)
+        # Verdicts on recent strings: every event of a visitor repeats its ids, and the
+        # filter is asked two or three times an event.
+        self._verdicts: dict[str, bool] = {}
 
     def usable(self, value: Any) -> str | None:
         """The identifier text of ``value``, or ``None`` when it is missing or junk."""
-        text = id_text(value)
+        text = value if value.__class__ is str else id_text(value)
         if text is None:
             return None
-        if text.strip().lower() in self.blocked or len(text) > MAX_ID_LENGTH:
-            return None
-        return text
+        ok = self._verdicts.get(text)
+        if ok is None:
+            ok = text.strip().lower() not in self.blocked and len(text) <= MAX_ID_LENGTH
+            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                self._verdicts.clear()
+            self._verdicts[text] = ok
+        return text if ok else None
 
 
 @lru_cache(maxsize=256)

@@ -23,6 +23,11 @@ def header(headers: Mapping[str, Any], name: str) -> str | None:
     direct = headers.get(wanted)
     if isinstance(direct, str):
         return direct
+    # Captured maps keep the sender's spelling, most often "Content-Length": try it
+    # before lower-casing every key.
+    direct = headers.get(wanted.title())
+    if isinstance(direct, str):
+        return direct
     for key, value in headers.items():
         if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
             return value

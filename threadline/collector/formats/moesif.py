@@ -144,7 +144,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
         properties=props,
         context=context,
         extra=extra,
-        companies=(CompanyRef(company, member=True),) if company else (),
+        companies=(CompanyRef(company, True),) if company else (),
         raw_anonymous_id=raw_anon,
         raw_user_id=raw_user,
     )
@@ -241,7 +241,7 @@ def parse_user(raw: Any, info: RequestInfo, source: str) -> Message:
         traits=dict(_obj(raw, "metadata")),
         context=context,
         extra=extra,
-        companies=(CompanyRef(company, member=True),) if company else (),
+        companies=(CompanyRef(company, True),) if company else (),
         hidden=user is None,
         raw_anonymous_id=raw_anon,
         raw_user_id=raw_user,
@@ -312,7 +312,7 @@ def parse_action(raw: Any, info: RequestInfo, source: str) -> Message:
         properties=properties,
         context=context,
         extra=extra,
-        companies=(CompanyRef(company, member=True),) if company else (),
+        companies=(CompanyRef(company, True),) if company else (),
         raw_anonymous_id=raw_anon,
         raw_user_id=raw_user,
     )

@@ -18,7 +18,6 @@ from threadline.collector.formats.common import (
     content_hash,
     cookieless_id,
     event_time,
-    nonempty_text,
     over_limit,
     stored_ip,
     wire_id,
@@ -90,36 +89,35 @@ def collapse_company_traits(messages: list[Message]) -> list[Message]:
     dropping it changes no company's traits and saves a stored update per event. The
     memberships stay on every event.
     """
-    latest: dict[tuple[Any, str], list[tuple[dict[str, Any], tuple[int, str]]]] = {}
-    for msg in messages:
+    # Per (owner, company): each distinct traits value with the latest (time, message id)
+    # that carries it and where: [traits, at, message position, ref position].
+    latest: dict[tuple[Any, str], list[list[Any]]] = {}
+    dropped: dict[int, set[int]] = {}
+    for pos, msg in enumerate(messages):
         if not msg.companies:
             continue
         owner = (msg.user_id, msg.anonymous_id)
         at = (msg.timestamp_us, msg.message_id)
-        for ref in msg.companies:
+        for j, ref in enumerate(msg.companies):
             if ref.traits is None:
                 continue
             seen = latest.setdefault((owner, ref.id), [])
-            for i, (traits, best) in enumerate(seen):
-                if traits == ref.traits:
-                    if at > best:
-                        seen[i] = (traits, at)
+            for cand in seen:
+                if cand[0] == ref.traits:
+                    if at > cand[1]:
+                        dropped.setdefault(cand[2], set()).add(cand[3])
+                        cand[1:] = [at, pos, j]
+                    else:
+                        dropped.setdefault(pos, set()).add(j)
                     break
             else:
-                seen.append((ref.traits, at))
-    keep = {(key, at) for key, seen in latest.items() for _t, at in seen}
-    for msg in messages:
-        if not msg.companies:
-            continue
-        owner = (msg.user_id, msg.anonymous_id)
-        at = (msg.timestamp_us, msg.message_id)
-        if all(r.traits is None or ((owner, r.id), at) in keep for r in msg.companies):
-            continue
-        refs = tuple(r if r.traits is None or ((owner, r.id), at) in keep else CompanyRef(r.id, r.member)
-                     for r in msg.companies)
+                seen.append([ref.traits, at, pos, j])
+    for pos, refs in dropped.items():
+        msg = messages[pos]
+        companies = tuple(CompanyRef(r.id, r.member) if j in refs else r for j, r in enumerate(msg.companies))
         # The message was built by this request's parse and is not shared yet, so it is
         # changed in place: a dataclasses.replace per event costs more than the parse.
-        object.__setattr__(msg, "companies", refs)
+        object.__setattr__(msg, "companies", companies)
     return messages
 
 
@@ -129,25 +127,30 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
         raise InvalidMessage("invalid_message", "an event must be a JSON object")
     if over_limit(raw, info):
         raise InvalidMessage("message_too_large", f"event is over {info.message_limit} bytes")
-    event_type = raw.get("event_type")
+    get = raw.get
+    event_type = get("event_type")
     if not isinstance(event_type, str) or not event_type.strip():
         raise InvalidMessage("invalid_message", "event_type must be a non-empty string")
     type_ = TYPES.get(event_type, "track")
     user = _obj(raw, "user")
     junk = info.settings.junk_filter
-    raw_user = wire_id(user.get("id"), "user.id")
-    raw_anon = wire_id(user.get("anonymous_id"), "user.anonymous_id")
-    if raw.get("src") in THROWAWAY_ANON_SOURCES:
+    raw_user = user.get("id")
+    if raw_user.__class__ is not str:
+        raw_user = wire_id(raw_user, "user.id")
+    raw_anon = user.get("anonymous_id")
+    if raw_anon.__class__ is not str:
+        raw_anon = wire_id(raw_anon, "user.anonymous_id")
+    if get("src") in THROWAWAY_ANON_SOURCES:
         raw_anon = None
     user_id = junk.usable(raw_user)
     anon = junk.usable(raw_anon)
 
     time_field = None
     for name in TIME_FIELDS:
-        if raw.get(name) not in (None, ""):
+        if get(name) not in (None, ""):
             time_field = name
             break
-    ts, _sent, notes = event_time(raw.get(time_field) if time_field else None, None, info)
+    ts, _sent, notes = event_time(get(time_field) if time_field else None, None, info)
 
     context = _context(raw, info, source, policies)
     if anon is None and not raw_anon and policies.cookieless and source == Source.USERMAVEN_BROWSER:
@@ -155,8 +158,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
         anon = cookieless_id(info, context.get("page", {}).get("url"))
         context["cookieless"] = True
 
-    companies = _companies(raw, user, junk)
-    if type_ == "group" and _company_id(raw.get("company"), junk) is None:
+    companies, group_company = _companies(raw, user, junk)
+    if type_ == "group" and not group_company:
         raise InvalidMessage("invalid_message", "a group event needs company.id")
     attributes = _obj(raw, "event_attributes")
     if type_ == "page":
@@ -165,11 +168,15 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     else:
         properties = attributes or _obj(raw, "autocapture_attributes")
         event = None if type_ in ("identify", "group") else event_type
-    traits = {k: v for k, v in user.items() if k not in ("id", "anonymous_id")}
+    traits = dict(user)
+    traits.pop("id", None)
+    traits.pop("anonymous_id", None)
+    # Most of an event's fields are mapped: copy the few that are not, in the order sent.
     extra = {k: v for k, v in raw.items() if k not in NOT_EXTRA}
     if type_ == "track" and "autocapture_attributes" in raw and attributes:
         extra["autocapture_attributes"] = raw["autocapture_attributes"]
-    extra.update(notes)
+    if notes:
+        extra.update(notes)
     return Message(
         message_id=_message_id(raw, time_field),
         type=type_,
@@ -183,7 +190,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
         traits=traits,
         context=context,
         extra=extra,
-        companies=tuple(companies),
+        companies=companies,
         raw_anonymous_id=raw_anon,
         raw_user_id=raw_user,
     )
@@ -207,36 +214,41 @@ def _message_id(raw: dict[str, Any], time_field: str | None) -> str:
     return "r_" + uuid.uuid4().hex
 
 
+# Page fields: (context.page key, top-level field, event_attributes fallback key).
+PAGE_FIELDS = (("url", "url", "url"), ("path", "doc_path", "path"), ("referrer", "referer", "referrer"),
+               ("title", "page_title", "title"), ("search", "doc_search", None))
+
+
 def _context(raw: dict[str, Any], info: RequestInfo, source: str, policies: Policies) -> dict[str, Any]:
     """Segment-style context from the page and device fields the browser sends."""
-    sent = raw.get("context")
+    get = raw.get
+    sent = get("context")
     context: dict[str, Any] = dict(sent) if isinstance(sent, dict) else {}
-    sent_attributes = raw.get("event_attributes")
+    sent_attributes = get("event_attributes")
     attributes: dict[str, Any] = sent_attributes if isinstance(sent_attributes, dict) else {}
-    page = {
-        "url": nonempty_text(raw.get("url")) or nonempty_text(attributes.get("url")),
-        "path": nonempty_text(raw.get("doc_path")) or nonempty_text(attributes.get("path")),
-        "referrer": nonempty_text(raw.get("referer")) or nonempty_text(attributes.get("referrer")),
-        "title": nonempty_text(raw.get("page_title")) or nonempty_text(attributes.get("title")),
-        "search": nonempty_text(raw.get("doc_search")),
-    }
-    page = {k: v for k, v in page.items() if v}
+    page: dict[str, Any] = {}
+    for key, top, fallback in PAGE_FIELDS:
+        value = get(top)
+        if not (isinstance(value, str) and value) and fallback is not None:
+            value = attributes.get(fallback)
+        if isinstance(value, str) and value:
+            page[key] = value
     if page:
         context["page"] = page
-    ip = nonempty_text(raw.get("source_ip")) or nonempty_text(context.get("ip"))
+    ip = _text(get("source_ip")) or _text(context.get("ip"))
     if ip is None and source == Source.USERMAVEN_BROWSER:
         ip = info.ip
     if ip:
         context["ip"] = stored_ip(ip, info, strict=policies.strict_ip)
-    agent = nonempty_text(raw.get("user_agent")) or nonempty_text(context.get("userAgent"))
+    agent = _text(get("user_agent")) or _text(context.get("userAgent"))
     if agent is None and source == Source.USERMAVEN_BROWSER:
         agent = info.user_agent or None
     if agent:
         context["userAgent"] = agent
-    locale = nonempty_text(raw.get("user_language"))
+    locale = _text(get("user_language"))
     if locale:
         context["locale"] = locale
-    utm = raw.get("utm")
+    utm = get("utm")
     if isinstance(utm, dict):
         campaign = {("name" if k == "campaign" else k): v for k, v in utm.items() if v not in (None, "")}
         if campaign:
@@ -244,19 +256,26 @@ def _context(raw: dict[str, Any], info: RequestInfo, source: str, policies: Poli
     return context
 
 
-def _companies(raw: dict[str, Any], user: dict[str, Any], junk: JunkFilter) -> list[CompanyRef]:
-    """Top-level ``company`` first (the ``group()`` company), then ``user.company``."""
+def _companies(raw: dict[str, Any], user: dict[str, Any], junk: JunkFilter) -> tuple[tuple[CompanyRef, ...], bool]:
+    """Top-level ``company`` first (the ``group()`` company), then ``user.company``; and
+    whether the top-level block named a company (a ``group`` event needs one)."""
     out: list[CompanyRef] = []
+    top_named = False
     for block in (raw.get("company"), user.get("company")):
-        if isinstance(block, dict) and not block:
+        if block is None or (isinstance(block, dict) and not block):
             continue  # the browser sends "company": {} until id() or group()
         cid = _company_id(block, junk)
-        if cid is None or any(c.id == cid for c in out):
+        if cid is None:
+            continue
+        if block is raw.get("company"):
+            top_named = True
+        if out and out[0].id == cid:
             continue
         assert isinstance(block, dict)
-        traits = {k: v for k, v in block.items() if k != "id"}
-        out.append(CompanyRef(cid, member=True, traits=traits or None))
-    return out
+        traits = dict(block)
+        del traits["id"]
+        out.append(CompanyRef(cid, True, traits or None))
+    return tuple(out), top_named
 
 
 def _company_id(block: Any, junk: JunkFilter) -> str | None:
@@ -264,7 +283,12 @@ def _company_id(block: Any, junk: JunkFilter) -> str | None:
         return None
     if not isinstance(block, dict):
         raise InvalidMessage("invalid_message", "company must be an object")
-    return junk.usable(wire_id(block.get("id"), "company.id"))
+    cid = block.get("id")
+    return junk.usable(cid if cid.__class__ is str else wire_id(cid, "company.id"))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
