@@ -9,11 +9,10 @@ site's ``head`` snippet; ``/api/...`` answers JSON, for SDKs that capture API ca
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from tests.site_server import LoopbackSite
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "e2e" / "sdks" / "node_modules"
 # Served paths keep ``lib.js`` in the name: Usermaven's script only auto-initialises then.
@@ -44,21 +43,10 @@ def sdks_installed() -> bool:
 
 
 @dataclass
-class Site:
+class Site(LoopbackSite):
     """One running copy of the site; ``head`` is the SDK install snippet."""
 
     head: str
-    host: str = "127.0.0.1"
-    other: str = ""
-    port: int = 0
-    httpd: ThreadingHTTPServer | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def url(self, path: str) -> str:
-        return self.origin + "/" + path.lstrip("/")
 
     def render(self, path: str) -> tuple[bytes, str] | None:
         if path in SDK_FILES:
@@ -72,41 +60,3 @@ class Site:
         head = self.head.replace("{origin}", fill["origin"]).replace("{other}", fill["other"])
         html = PAGE.format(title=name.removesuffix(".html").title(), head=head, other=fill["other"])
         return html.encode(), "text/html; charset=utf-8"
-
-    def start(self) -> Site:
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                found = site.render(urlsplit(self.path).path)
-                if found is None:
-                    self.send_error(404)
-                    return
-                body, ctype = found
-                self.send_response(200)
-                self.send_header("content-type", ctype)
-                self.send_header("content-length", str(len(body)))
-                self.send_header("cache-control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._answer()
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
-                self._answer()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()

@@ -19,8 +19,9 @@ import fastapi
 import flask
 import httpx
 
+from tests.app_servers import uvicorn_server, waitress_server
 from tests.conftest import LiveServer, start_server
-from tests.middleware.servers import bearer, uvicorn_server, waitress_server
+from tests.middleware.servers import bearer
 from threadline.middleware import ASGIMiddleware, WSGIMiddleware
 from threadline.sdk import Client, anonymous_id_from_request
 

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.app_servers import uvicorn_server, werkzeug_server
 from tests.compat.helpers import person, stored, timeline
-from tests.compat.hosts import asgi_host, until, wsgi_host
+from tests.compat.hosts import until
 from tests.conftest import SECRET_KEY, WRITE_KEY, LiveServer
 
 pytest.importorskip("moesifasgi")
@@ -82,7 +83,7 @@ def test_moesifasgi_calls_belong_to_the_identified_or_jwt_user_and_their_company
         "IDENTIFY_USER": lambda req, resp: req.headers.get("x-user"),
         "IDENTIFY_COMPANY": lambda req, resp: req.headers.get("x-company"),
     })
-    with asgi_host(app) as host:
+    with uvicorn_server(app) as host:
         assert httpx.get(host + "/items/7?full=1", headers={"x-user": "asgi-u1", "x-company": "asgi-co"}).status_code == 200
         assert httpx.post(host + "/signup", json={"email": "j@x.test"},
                           headers={"authorization": bearer({"sub": "asgi-jwt~user?>", "n": "ü"})}).status_code == 200
@@ -112,7 +113,7 @@ def test_moesifwsgi_calls_profiles_and_captured_bodies(shared_server: LiveServer
         "IDENTIFY_COMPANY": lambda app, environ, resp_headers=None: environ.get("HTTP_X_COMPANY"),
     })
     flask_app.wsgi_app = middleware  # type: ignore[method-assign]
-    with wsgi_host(flask_app) as host:
+    with werkzeug_server(flask_app) as host:
         r = httpx.post(host + "/orders/o-9", json={"card": "4242"},
                        headers={"x-user": "wsgi-u1", "x-company": "wsgi-co", "cookie": "session=req-secret"})
         assert r.status_code == 200

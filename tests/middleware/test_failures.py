@@ -18,7 +18,8 @@ import flask
 import httpx
 import pytest
 
-from tests.middleware.servers import bearer, uvicorn_server, waitress_server
+from tests.app_servers import uvicorn_server, waitress_server
+from tests.middleware.servers import bearer
 from tests.sdk.fake_collector import FakeCollector, Hangup, Reply
 from threadline.middleware import ASGIMiddleware, WSGIMiddleware
 from threadline.sdk import Backoff, Client

@@ -13,9 +13,9 @@ import html
 import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from tests.site_server import LoopbackSite
 
 SITE = Path(__file__).resolve().parent
 TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "application/javascript"}
@@ -29,23 +29,12 @@ STUB = (
 
 
 @dataclass
-class Site:
+class Site(LoopbackSite):
     """One running copy of the test site: its origin and the tracker options it installs."""
 
     server_url: str
     write_key: str
     attrs: dict[str, str] = field(default_factory=dict)
-    host: str = "127.0.0.1"
-    other: str = ""
-    port: int = 0
-    httpd: ThreadingHTTPServer | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def url(self, path: str) -> str:
-        return self.origin + "/" + path.lstrip("/")
 
     def snippet(self) -> str:
         """The install snippet docs/tracker.md shows, with this site's options."""
@@ -68,37 +57,6 @@ class Site:
                     .replace("{{other}}", self.other or self.origin)
                     .replace("{{self}}", self.origin))
         return text.encode(), TYPES[file.suffix]
-
-    def start(self) -> Site:
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                page = site.render(urlsplit(self.path).path)
-                if page is None:
-                    self.send_error(404)
-                    return
-                body, ctype = page
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
 
 
 if __name__ == "__main__":
