@@ -12,7 +12,9 @@ the same captured events. ``usermaven`` posts the browser SDK's events
 ``/api/v1/event?token=``; ``moesif`` posts what ``moesifasgi`` sent for a set of API
 calls to ``/v1/events/batch``. Each ``*_same_content`` run posts exactly what that
 adapter made of the same bodies to ``/v1/batch`` as Segment-spec messages. The ratio
-is what taking the wire route costs against the native one, for the same data.
+is what taking the wire route costs against the native one, for the same data. (A
+Segment-spec track names one company, in ``context.groupId``, without traits, so the
+native re-send of a Usermaven event stores fewer company updates than the route does.)
 
 Context (``client_ratios``): each SDK against the native client doing the same job,
 from bench/data/native_captures.json (made by bench/capture_native.py): the Usermaven
