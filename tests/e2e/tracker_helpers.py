@@ -9,12 +9,12 @@ deadline). The fixtures that open profiles and serve the site are in
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tests.compat.hosts import until
 from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
@@ -77,14 +77,7 @@ class Profile:
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0) -> T:
     """Poll ``probe`` until it answers something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.05)  # polling the server for a condition, not timing a result
-    raise AssertionError(f"timed out waiting for {what}; last answer: {last!r}")
+    return until(probe, what, timeout)
 
 
 def lookup(server: LiveServer, **ident: str) -> dict[str, Any] | None:
