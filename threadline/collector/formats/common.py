@@ -138,6 +138,8 @@ def stored_ip(ip: str, info: RequestInfo, strict: bool = False) -> str:
 def wire_id(value: Any, name: str) -> str | None:
     """An id field as identifier text (numbers as decimal text); ``None`` when absent.
     Anything else (objects, lists, booleans) makes the message invalid."""
+    if value.__class__ is str:  # nearly every id: skip the generic conversion
+        return value  # type: ignore[no-any-return]
     if value is None:
         return None
     text = id_text(value)

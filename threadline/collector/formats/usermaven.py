@@ -18,6 +18,7 @@ from threadline.collector.formats.common import (
     content_hash,
     cookieless_id,
     event_time,
+    nonempty_text,
     over_limit,
     stored_ip,
     wire_id,
@@ -134,12 +135,8 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     type_ = TYPES.get(event_type, "track")
     user = _obj(raw, "user")
     junk = info.settings.junk_filter
-    raw_user = user.get("id")
-    if raw_user.__class__ is not str:
-        raw_user = wire_id(raw_user, "user.id")
-    raw_anon = user.get("anonymous_id")
-    if raw_anon.__class__ is not str:
-        raw_anon = wire_id(raw_anon, "user.anonymous_id")
+    raw_user = wire_id(user.get("id"), "user.id")
+    raw_anon = wire_id(user.get("anonymous_id"), "user.anonymous_id")
     if get("src") in THROWAWAY_ANON_SOURCES:
         raw_anon = None
     user_id = junk.usable(raw_user)
@@ -235,17 +232,17 @@ def _context(raw: dict[str, Any], info: RequestInfo, source: str, policies: Poli
             page[key] = value
     if page:
         context["page"] = page
-    ip = _text(get("source_ip")) or _text(context.get("ip"))
+    ip = nonempty_text(get("source_ip")) or nonempty_text(context.get("ip"))
     if ip is None and source == Source.USERMAVEN_BROWSER:
         ip = info.ip
     if ip:
         context["ip"] = stored_ip(ip, info, strict=policies.strict_ip)
-    agent = _text(get("user_agent")) or _text(context.get("userAgent"))
+    agent = nonempty_text(get("user_agent")) or nonempty_text(context.get("userAgent"))
     if agent is None and source == Source.USERMAVEN_BROWSER:
         agent = info.user_agent or None
     if agent:
         context["userAgent"] = agent
-    locale = _text(get("user_language"))
+    locale = nonempty_text(get("user_language"))
     if locale:
         context["locale"] = locale
     utm = get("utm")
@@ -261,15 +258,14 @@ def _companies(raw: dict[str, Any], user: dict[str, Any], junk: JunkFilter) -> t
     whether the top-level block named a company (a ``group`` event needs one)."""
     out: list[CompanyRef] = []
     top_named = False
-    for block in (raw.get("company"), user.get("company")):
-        if block is None or (isinstance(block, dict) and not block):
+    for top, block in ((True, raw.get("company")), (False, user.get("company"))):
+        if isinstance(block, dict) and not block:
             continue  # the browser sends "company": {} until id() or group()
         cid = _company_id(block, junk)
         if cid is None:
             continue
-        if block is raw.get("company"):
-            top_named = True
-        if out and out[0].id == cid:
+        top_named = top_named or top
+        if out and out[0].id == cid:  # user.company repeating the group() company
             continue
         assert isinstance(block, dict)
         traits = dict(block)
@@ -283,12 +279,7 @@ def _company_id(block: Any, junk: JunkFilter) -> str | None:
         return None
     if not isinstance(block, dict):
         raise InvalidMessage("invalid_message", "company must be an object")
-    cid = block.get("id")
-    return junk.usable(cid if cid.__class__ is str else wire_id(cid, "company.id"))
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return junk.usable(wire_id(block.get("id"), "company.id"))
 
 
 def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
