@@ -130,6 +130,35 @@ def test_wsgi_mount_prefix_before_the_scheme_still_gives_a_route() -> None:
     assert msg.properties["route"] == "/app/users/7"
 
 
+@pytest.mark.parametrize(("uri", "route"), [
+    ("https://api.test/v1/items/7?q=1#top", "/v1/items/7"),
+    ("http://api.test:8080", "/"),
+    ("http://api.test?q=1", "/"),
+    ("https://api.test/a;b/c#frag?not-query", "/a;b/c"),
+    ("HTTPS://api.test/upper", "/upper"),
+    ("https://api.test/tab\there", "/tabhere"),  # urlsplit drops tabs; so does the route
+    ("/relative/path?x=1", "/relative/path"),
+])
+def test_the_route_is_the_path_of_the_url_as_urlsplit_reads_it(uri: str, route: str) -> None:
+    assert call(with_(EVENT, request__uri=uri)).properties["route"] == route
+
+
+def test_a_request_time_in_the_future_is_kept_as_sent_and_replaced_by_the_receipt_time() -> None:
+    msg = call(with_(EVENT, request__time="2999-01-01T00:00:00.000", response__time="2999-01-01T00:00:00.250"),
+               received="2026-11-22T19:30:00Z")
+    assert msg.timestamp_us == us("2026-11-22T19:30:00Z")
+    assert msg.extra["original_timestamp"] == "2999-01-01T00:00:00.000"
+    assert msg.properties["duration_ms"] == 250.0
+
+
+def test_header_names_match_in_any_spelling() -> None:
+    headers = {"USER-AGENT": "curl/8", "CONTENT-LENGTH": "12", "AUTHORIZATION": "Basic " + base64.b64encode(
+        b"ann:pw").decode()}
+    msg = call(with_(EVENT, user_id=None, request__headers=headers))
+    assert msg.properties["user_agent"] == "curl/8" and msg.properties["request_bytes"] == 12
+    assert msg.user_id == "ann"
+
+
 def test_browser_calls_get_the_client_address_and_agent_of_the_request() -> None:
     raw = {"request": {"uri": "https://api.test/v1/me", "verb": "GET", "time": "2026-11-22T15:00:00.000Z",
                        "headers": {}},

@@ -74,20 +74,29 @@ def event_time(timestamp: Any, sent_at: Any, info: RequestInfo) -> tuple[int, in
     the future than the allowed skew is replaced by the receipt time and the original
     is kept under ``extra.original_timestamp``; a time older than ``max_past`` is refused.
     """
-    notes: dict[str, Any] = {}
     ts = parse_time(timestamp, "timestamp")
     sent = parse_time(sent_at, "sentAt")
+    corrected, notes = corrected_time(ts, sent, timestamp, info)
+    return corrected, sent, notes
+
+
+def corrected_time(ts: int | None, sent: int | None, original: Any,
+                   info: RequestInfo) -> tuple[int, dict[str, Any]]:
+    """:func:`event_time` for times already parsed (``original`` is the sender's text,
+    kept in the notes when the time is replaced): adapters that need the parsed time
+    for something else too do not parse it twice."""
+    notes: dict[str, Any] = {}
     received = info.received_at_us
     if ts is None:
-        return received, sent, notes
+        return received, notes
     if sent is not None:
         ts = ts + (received - sent)
     if ts > received + info.max_future_us:
-        notes["original_timestamp"] = timestamp
+        notes["original_timestamp"] = original
         ts = received
     if ts < received - info.max_past_us:
-        raise InvalidMessage("timestamp_out_of_range", f"timestamp {timestamp!r} is too far in the past")
-    return ts, sent, notes
+        raise InvalidMessage("timestamp_out_of_range", f"timestamp {original!r} is too far in the past")
+    return ts, notes
 
 
 def content_hash(value: Any) -> str:

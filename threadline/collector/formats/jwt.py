@@ -21,17 +21,22 @@ def header(headers: Mapping[str, Any], name: str) -> str | None:
     """A header's value from a captured header map, matching the name in any case."""
     wanted = name.lower()
     direct = headers.get(wanted)
-    if isinstance(direct, str):
-        return direct
+    if direct.__class__ is str:
+        return direct  # type: ignore[no-any-return]
     # Captured maps keep the sender's spelling, most often "Content-Length": try it
     # before lower-casing every key.
-    direct = headers.get(wanted.title())
-    if isinstance(direct, str):
-        return direct
+    title = _TITLE.get(wanted) or wanted.title()
+    direct = headers.get(title)
+    if direct.__class__ is str:
+        return direct  # type: ignore[no-any-return]
     for key, value in headers.items():
         if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
             return value
     return None
+
+
+# The names every API-call event is asked for, in their usual spelling.
+_TITLE = {n: n.title() for n in ("content-length", "user-agent", "authorization")}
 
 
 def _b64(text: str, urlsafe: bool) -> bytes | None:
