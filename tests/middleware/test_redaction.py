@@ -8,8 +8,8 @@ import jwt
 import orjson
 import pytest
 
+from threadline.jwt import bearer_claims, jwt_claims
 from threadline.middleware.body import body_value
-from threadline.middleware.jwt import bearer_claims, jwt_claims
 from threadline.middleware.redaction import REDACTED, Redactor
 
 R = Redactor(["ssn", "Internal-Note"])

@@ -9,10 +9,10 @@ Neither imports a web framework: they are plain ASGI and WSGI.
 
 from __future__ import annotations
 
+from threadline.jwt import bearer_claims, jwt_claims
 from threadline.middleware.asgi import ASGIMiddleware
 from threadline.middleware.capture import CapturedRequest, CapturedResponse, set_user
 from threadline.middleware.identity import default_identify_company, default_identify_user
-from threadline.middleware.jwt import bearer_claims, jwt_claims
 from threadline.middleware.options import LIBRARY, Options
 from threadline.middleware.redaction import DEFAULT_FIELDS, REDACTED, SECRET_HEADERS, Redactor
 from threadline.middleware.wsgi import WSGIMiddleware

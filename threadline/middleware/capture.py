@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from threadline.middleware.jwt import bearer_claims
+from threadline.jwt import bearer_claims
 from threadline.sdk.cookies import parse_cookie_header
 
 # Keys an application can set on the ASGI scope or WSGI environ (see set_user).

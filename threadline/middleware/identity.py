@@ -17,7 +17,6 @@ from threadline.middleware.capture import (
     CapturedRequest,
     CapturedResponse,
 )
-from threadline.middleware.jwt import claim_id
 
 USER_HEADER = "x-user-id"
 COMPANY_HEADER = "x-company-id"
@@ -34,6 +33,15 @@ def _text(value: Any) -> str | None:
         return value.strip() or None
     if isinstance(value, int):
         return str(value)
+    return None
+
+
+def _claim_id(claims: dict[str, Any] | None, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` in a token's claims that is an id (numbers as text)."""
+    for name in names:
+        found = _text(claims.get(name)) if claims else None
+        if found:
+            return found
     return None
 
 
@@ -71,7 +79,7 @@ def default_identify_user(request: CapturedRequest, response: CapturedResponse) 
     found = _text(raw.get(USER_KEY)) or _text(request.headers.get(USER_HEADER))
     if found:
         return found
-    found = claim_id(request.bearer_claims, "sub")
+    found = _claim_id(request.bearer_claims, ("sub",))
     if found:
         return found
     user = framework_user(request)
@@ -90,7 +98,7 @@ def default_identify_company(request: CapturedRequest, response: CapturedRespons
     found = _text(raw.get(COMPANY_KEY)) or _text(request.headers.get(COMPANY_HEADER))
     if found:
         return found
-    found = claim_id(request.bearer_claims, *COMPANY_CLAIMS)
+    found = _claim_id(request.bearer_claims, COMPANY_CLAIMS)
     if found:
         return found
     user = framework_user(request)

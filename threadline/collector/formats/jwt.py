@@ -1,4 +1,5 @@
-"""The user named by a captured ``Authorization`` header, read without verification.
+"""The user named by a captured ``Authorization`` header, read without verification
+(the token's claims by :mod:`threadline.jwt`).
 
 A Moesif API-call event whose sender could not name the user still carries the
 request's headers: a Bearer JWT names it in its ``sub`` claim, a Basic header in its
@@ -12,9 +13,8 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from threadline.identity.ids import id_text
+from threadline.jwt import jwt_claims
 
 
 def header(headers: Mapping[str, Any], name: str) -> str | None:
@@ -39,29 +39,10 @@ def header(headers: Mapping[str, Any], name: str) -> str | None:
 _TITLE = {n: n.title() for n in ("content-length", "user-agent", "authorization")}
 
 
-def _b64(text: str, urlsafe: bool) -> bytes | None:
-    padded = text + "=" * (-len(text) % 4)
-    try:
-        if urlsafe:
-            return base64.urlsafe_b64decode(padded)
-        return base64.b64decode(padded)
-    except (binascii.Error, ValueError):
-        return None
-
-
 def jwt_claim(token: str, claim: str = "sub") -> str | None:
-    """A claim of a JWT's payload (url-safe base64, unverified), as identifier text."""
-    parts = token.strip().split(".")
-    if len(parts) < 3:
-        return None
-    raw = _b64(parts[1], urlsafe=True)
-    if raw is None:
-        return None
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(payload, dict):
+    """A claim of a JWT's payload (unverified), as identifier text."""
+    payload = jwt_claims(token)
+    if payload is None:
         return None
     value = payload.get(claim)
     if value is None:  # Moesif matches the claim name case-insensitively
@@ -80,8 +61,10 @@ def user_from_authorization(headers: Mapping[str, Any]) -> str | None:
     if scheme == "bearer":
         return jwt_claim(credentials)
     if scheme == "basic":
-        raw = _b64(credentials.strip(), urlsafe=False)
-        if raw is None:
+        text = credentials.strip()
+        try:
+            raw = base64.b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
             return None
         user = raw.decode("utf-8", "replace").split(":", 1)[0]
         return user or None

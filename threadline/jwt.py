@@ -1,8 +1,11 @@
-"""Reading the claims of a Bearer JWT without verifying it.
+"""Reading the claims of a JWT without verifying it.
 
-The middleware only needs to know *who* called, for analytics; the application has
-already authenticated the request (or refused it). Verifying would need the app's keys,
-so the payload is decoded as it stands: url-safe base64 without padding (RFC 7515).
+Both the API-call middleware (who called, for analytics) and the Moesif collector route
+(the user of a captured request whose sender could not name one) only need to know
+*who* a token names: the application has already authenticated the request, or
+refused it. Verifying would need the application's keys, so the payload is decoded as
+it stands: url-safe base64 without padding (RFC 7515). Dependency-free beyond orjson,
+because the middleware runs inside the customer's application.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ MAX_TOKEN_LENGTH = 16 * 1024
 
 def jwt_claims(token: str) -> dict[str, Any] | None:
     """The payload of a compact JWT as a dict (a copy), or ``None`` if it is not one."""
-    claims = _decode(token)
+    claims = _decode(token.strip())
     return dict(claims) if claims is not None else None
 
 
@@ -46,19 +49,4 @@ def bearer_claims(authorization: str | None) -> dict[str, Any] | None:
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    return jwt_claims(token.strip())
-
-
-def claim_id(claims: dict[str, Any] | None, *names: str) -> str | None:
-    """The first of ``names`` present in ``claims`` as an id string (numbers as text)."""
-    if not claims:
-        return None
-    for name in names:
-        value = claims.get(name)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, int):
-            return str(value)
-    return None
+    return jwt_claims(token)
