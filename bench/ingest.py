@@ -3,7 +3,11 @@
 * throughput: POST /v1/batch, 100 events a batch, 8 concurrent loopback clients, each
   waiting for its durable ack before sending the next batch;
 * latency: single-event POST /v1/track at a fixed 500 requests/s (open loop: latency is
-  measured from when a request was due, so a stall is not hidden);
+  measured from when a request was due, so a stall is not hidden), spread over 64
+  keep-alive connections as a site's browsers spread theirs (``--connections``). A
+  connection waits for its answer before sending its next request, so a handful of
+  connections would cap the requests the server can group into one commit and measure
+  the load generator instead;
 * baselines: the same load against the same HTTP stack that parses and stores nothing
   (the HTTP ceiling), and the same batches inserted straight into the events table in
   one thread, one transaction a batch, no HTTP (the storage ceiling, bench/_duckdb_direct.py).
@@ -76,7 +80,7 @@ def throughput(port: int, bodies: dict[int, list[bytes]]) -> dict[str, float]:
     return {"events_per_s": round(clients * batches * 100 / elapsed), "seconds": round(elapsed, 2)}
 
 
-def latency(port: int, rate: int, seconds: float, threads: int = 4) -> dict[str, float]:
+def latency(port: int, rate: int, seconds: float, threads: int = 64) -> dict[str, float]:
     per_thread = rate / threads
     lat: list[float] = []
     lock = threading.Lock()
@@ -118,6 +122,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=150, help="batches per client")
     ap.add_argument("--rate", type=int, default=500)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=64, help="concurrent connections of the latency runs")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
 
@@ -132,7 +137,7 @@ def main() -> None:
     base_port = int(base_url.rsplit(":", 1)[1])
     try:
         baseline = throughput(base_port, bodies)
-        baseline_latency = latency(base_port, args.rate, args.seconds)
+        baseline_latency = latency(base_port, args.rate, args.seconds, args.connections)
     finally:
         base_proc.kill()
 
@@ -143,8 +148,8 @@ def main() -> None:
         ours = throughput(port, bodies)
         ours["server_cpu_s"] = round(cpu_seconds(proc.pid) - cpu0, 2)
         ours["load_generator_cpu_s"] = round(sum(os.times()[:2]) - client_cpu0, 2)
-        ours_latency = latency(port, args.rate, args.seconds)
-        ours_latency_low = latency(port, 100, args.seconds)
+        ours_latency = latency(port, args.rate, args.seconds, args.connections)
+        ours_latency_low = latency(port, 100, args.seconds, args.connections)
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -160,7 +165,8 @@ def main() -> None:
                        "baseline_duckdb_direct_insert": direct_one,
                        "baseline_duckdb_direct_insert_grouped": direct_group,
                        "clients": args.clients, "events_per_batch": 100, "durable_ack": True},
-        "single_event_latency": {"rate_per_s": args.rate, "threadline": ours_latency, "baseline_no_store": baseline_latency,
+        "single_event_latency": {"rate_per_s": args.rate, "connections": args.connections,
+                                 "threadline": ours_latency, "baseline_no_store": baseline_latency,
                                  "threadline_at_100_per_s": ours_latency_low},
         "server_peak_rss_mb": round(rss, 1),
         "targets": {
