@@ -16,6 +16,9 @@ from typing import Any
 from threadline.identity.ids import id_text
 from threadline.jwt import jwt_claims
 
+# The names every API-call event is asked for, in their usual spelling.
+_TITLE = {n: n.title() for n in ("content-length", "user-agent", "authorization")}
+
 
 def header(headers: Mapping[str, Any], name: str) -> str | None:
     """A header's value from a captured header map, matching the name in any case."""
@@ -33,10 +36,6 @@ def header(headers: Mapping[str, Any], name: str) -> str | None:
         if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
             return value
     return None
-
-
-# The names every API-call event is asked for, in their usual spelling.
-_TITLE = {n: n.title() for n in ("content-length", "user-agent", "authorization")}
 
 
 def jwt_claim(token: str, claim: str = "sub") -> str | None:
