@@ -40,12 +40,10 @@ import argparse
 import base64
 import copy
 import datetime as dt
-import http.client
 import json
 import os
 import platform
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,6 +52,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench._load import throughput
 from bench._server import SECRET_KEY, WRITE_KEY, cpu_seconds, start_threadline
 from bench.ingest import batch_body as synthetic_body
 from tests.compat.helpers import info
@@ -170,37 +169,6 @@ def as_native(body: bytes, parse: Callable[[Any], list[Message]]) -> bytes:
 
 def iso(us: int) -> str:
     return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def throughput(port: int, path: str, headers: dict[str, str], bodies: dict[int, list[tuple[bytes, int]]],
-               ok: int) -> dict[str, float]:
-    """Each client posts its bodies in turn, waiting for each answer; events per second."""
-    errors: list[str] = []
-
-    def run(c: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for body, _count in bodies[c]:
-            conn.request("POST", path, body, headers)
-            r = conn.getresponse()
-            answer = r.read()
-            if r.status != ok:
-                errors.append(f"{r.status} {answer[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in bodies]
-    start_t = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start_t
-    if errors:
-        raise RuntimeError(f"{len(errors)} batches failed on {path}: {errors[:3]}")
-    sent = [item for b in bodies.values() for item in b]
-    events = sum(count for _body, count in sent)
-    return {"events_per_s": round(events / elapsed), "seconds": round(elapsed, 2), "events": events,
-            "events_per_request": round(events / len(sent), 2),
-            "mean_event_bytes": round(sum(len(body) for body, _count in sent) / events)}
 
 
 def accepted(url: str) -> int:

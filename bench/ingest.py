@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from bench._duckdb_direct import direct_insert
+from bench._load import throughput as load
 from bench._server import WRITE_KEY, cpu_seconds, peak_rss_mb, start, start_threadline
 
 AUTH = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
@@ -55,29 +56,9 @@ def batch_body(client: int, n: int) -> bytes:
 
 
 def throughput(port: int, bodies: dict[int, list[bytes]]) -> dict[str, float]:
-    clients, batches = len(bodies), len(bodies[0])
-    errors: list[str] = []
-
-    def run(c: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for body in bodies[c]:
-            conn.request("POST", "/v1/batch", body, HEADERS)
-            r = conn.getresponse()
-            r.read()
-            if r.status != 200:
-                errors.append(str(r.status))
-        conn.close()
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
-    start_t = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start_t
-    if errors:
-        raise RuntimeError(f"{len(errors)} batches failed: {errors[:3]}")
-    return {"events_per_s": round(clients * batches * 100 / elapsed), "seconds": round(elapsed, 2)}
+    """Every client posts its 100-event batches to ``/v1/batch`` in turn."""
+    result = load(port, "/v1/batch", HEADERS, {c: [(b, 100) for b in bs] for c, bs in bodies.items()}, 200)
+    return {"events_per_s": result["events_per_s"], "seconds": result["seconds"]}
 
 
 def latency(port: int, rate: int, seconds: float, threads: int = 64) -> dict[str, float]:
