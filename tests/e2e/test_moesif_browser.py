@@ -132,6 +132,9 @@ def test_the_identification_guide_end_to_end(
     laptop.js("() => moesif.identifyCompany('mb-co', {name: 'Moesif Co', plan: 'growth'})")
     visible(shared_server, 4, user_id="mb-u1")
     laptop.js("() => moesif.track('Signed Up', {plan: 'growth'})")
+    # Stored before the next call starts, so the call is strictly later on the timeline
+    # (the same millisecond would order the two by message id).
+    visible(shared_server, 5, user_id="mb-u1")
     laptop.api("/api/me")
     events = visible(shared_server, 6, user_id="mb-u1")
     assert [e["event"] for e in events[3:]] == [None, "Signed Up", "API Call"]
