@@ -70,7 +70,9 @@ def order_key(ident: Identifier, first_seen: Mapping[Identifier, int]) -> tuple[
     return (first_seen.get(ident, UNKNOWN_TIME), ident.kind, ident.value)
 
 
-def _sort_key(edge: Edge) -> tuple[int, str, int, Identifier, Identifier]:
+def replay_key(edge: Edge) -> tuple[int, str, int, Identifier, Identifier]:
+    """The total order of a replay: event time, message id, alias < identified <
+    linked, then the (normalised) pair, so edges of one message never tie."""
     a, b = edge.pair
     return (edge.time_us, edge.message_id, EDGE_ORDER[edge.kind], a, b)
 
@@ -88,7 +90,7 @@ def resolve(
     the identifiers it names (1 for S, 2 for R); a merge whose two clusters together carry
     both sides of one block is refused.
     """
-    ordered = sorted(edges, key=_sort_key)
+    ordered = sorted(edges, key=replay_key)
     slot: dict[Identifier, int] = {}
     idents: list[Identifier] = []
     parent: list[int] = []
