@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from threadline.identity.bulk import resolve_bulk
 from threadline.identity.rules import (
     FORCED,
     Outcome,
@@ -127,9 +128,9 @@ class ProjectGraph:
             if old is None or edge.key < old.key:
                 self.edges[key] = edge
         self._build_components()
-        # One replay of everything: equal to replaying each component on its own, and far
-        # cheaper than many small replays at start-up.
-        res = resolve(self.first_seen, self.edges.values(), self.blocks.values())
+        # One bulk resolution of everything: equal to replaying each component on its
+        # own, and far cheaper than many small replays at start-up.
+        res = resolve_bulk(self.first_seen, self.edges.values(), self.blocks.values())
         changes = Changes()
         for result in res.results:
             key = pair_key(result.edge)

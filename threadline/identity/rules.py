@@ -8,7 +8,7 @@ same answer as calling it on the whole edge set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -82,72 +82,24 @@ def resolve(
     edges: Iterable[Edge],
     blocks: Iterable[Block] = (),
 ) -> Resolution:
-    """Replay ``edges`` in order over the identifiers of ``first_seen`` (and any edge end).
-
-    A union-find over integer slots. Two clusters never share a user id (a user id is one
-    identifier, in one cluster), so the user ids of a merge are the sum of both counts and
-    a count per root is all the at-most-one-user rule needs. Each block gives a side bit to
-    the identifiers it names (1 for S, 2 for R); a merge whose two clusters together carry
-    both sides of one block is refused.
-    """
+    """Replay ``edges`` in order over the identifiers of ``first_seen`` (and any edge end)."""
     ordered = sorted(edges, key=replay_key)
     slot: dict[Identifier, int] = {}
     idents: list[Identifier] = []
-    parent: list[int] = []
-    size: list[int] = []
-    users: list[int] = []
 
     def index(ident: Identifier) -> int:
         i = slot.get(ident)
         if i is None:
-            i = len(idents)
-            slot[ident] = i
+            i = slot[ident] = len(idents)
             idents.append(ident)
-            parent.append(i)
-            size.append(1)
-            users.append(1 if ident.kind == Kind.USER else 0)
         return i
 
-    def find(i: int) -> int:
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:  # path compression
-            parent[i], i = root, parent[i]
-        return root
+    sides = block_sides(blocks, index)
+    ends = [(index(e.a), index(e.b), e.kind in FORCED) for e in ordered]
+    users = [1 if ident.kind == Kind.USER else 0 for ident in idents]
+    outcomes, roots = replay_slots(ends, users, sides)
+    results = [EdgeResult(edge, outcome) for edge, outcome in zip(ordered, outcomes, strict=True)]
 
-    sides: dict[int, dict[str, int]] = {}
-    for block in blocks:
-        for ident in block.s:
-            sides.setdefault(index(ident), {})[block.id] = 1
-        for ident in block.r:
-            sides.setdefault(index(ident), {})[block.id] = 2
-
-    results: list[EdgeResult] = []
-    append = results.append
-    for edge in ordered:
-        p, q = find(index(edge.a)), find(index(edge.b))
-        if p == q:
-            append(EdgeResult(edge, Outcome.SAME))
-            continue
-        if sides and _blocked(sides.get(p), sides.get(q)):
-            append(EdgeResult(edge, Outcome.BLOCKED))
-            continue
-        if edge.kind not in FORCED and users[p] + users[q] > 1:
-            append(EdgeResult(edge, Outcome.CONFLICT))
-            continue
-        if size[p] < size[q]:
-            p, q = q, p
-        parent[q] = p
-        size[p] += size[q]
-        users[p] += users[q]
-        if sides and q in sides:
-            merged = sides.setdefault(p, {})
-            for bid, bits in sides.pop(q).items():
-                merged[bid] = merged.get(bid, 0) | bits
-        append(EdgeResult(edge, Outcome.MERGED))
-
-    roots = [find(i) for i in range(len(idents))]
     best: dict[int, tuple[int, str, str, int]] = {}
     fs_get = first_seen.get
     for i, ident in enumerate(idents):
@@ -163,6 +115,70 @@ def resolve(
         if ident not in representative:
             representative[ident] = ident
     return Resolution(representative, results)
+
+
+def block_sides(blocks: Iterable[Block], index: Callable[[Identifier], int]) -> dict[int, dict[str, int]]:
+    """Each block gives a side bit to the identifiers it names (1 for S, 2 for R), keyed
+    by their slot."""
+    sides: dict[int, dict[str, int]] = {}
+    for block in blocks:
+        for ident in block.s:
+            sides.setdefault(index(ident), {})[block.id] = 1
+        for ident in block.r:
+            sides.setdefault(index(ident), {})[block.id] = 2
+    return sides
+
+
+def replay_slots(
+    ends: Iterable[tuple[int, int, bool]], users: list[int], sides: dict[int, dict[str, int]]
+) -> tuple[list[Outcome], list[int]]:
+    """The replay itself, over integer slots ``0 .. len(users)-1``.
+
+    ``ends`` are the edges in replay order as (slot, slot, forced); ``users[i]`` is 1 for
+    a user id. Returns each edge's outcome and every slot's final root.
+
+    A union-find. Two clusters never share a user id (a user id is one identifier, in one
+    cluster), so the user ids of a merge are the sum of both counts and a count per root
+    is all the at-most-one-user rule needs. A merge whose two clusters together carry both
+    sides of one block is refused.
+    """
+    n = len(users)
+    parent = list(range(n))
+    size = [1] * n
+    users = list(users)
+
+    def find(i: int) -> int:
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:  # path compression
+            parent[i], i = root, parent[i]
+        return root
+
+    outcomes: list[Outcome] = []
+    append = outcomes.append
+    for a, b, forced in ends:
+        p, q = find(a), find(b)
+        if p == q:
+            append(Outcome.SAME)
+            continue
+        if sides and _blocked(sides.get(p), sides.get(q)):
+            append(Outcome.BLOCKED)
+            continue
+        if not forced and users[p] + users[q] > 1:
+            append(Outcome.CONFLICT)
+            continue
+        if size[p] < size[q]:
+            p, q = q, p
+        parent[q] = p
+        size[p] += size[q]
+        users[p] += users[q]
+        if sides and q in sides:
+            merged = sides.setdefault(p, {})
+            for bid, bits in sides.pop(q).items():
+                merged[bid] = merged.get(bid, 0) | bits
+        append(Outcome.MERGED)
+    return outcomes, [find(i) for i in range(n)]
 
 
 def _blocked(p: dict[str, int] | None, q: dict[str, int] | None) -> bool:
