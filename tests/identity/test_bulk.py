@@ -19,7 +19,7 @@ IDENTS = [Identifier(Kind.ANONYMOUS, a) for a in ANONS] + [Identifier(Kind.USER,
 @st.composite
 def scenario(draw: st.DrawFn) -> tuple[list[Message], list[Block]]:
     messages = []
-    for i in range(draw(st.integers(0, 20))):
+    for _ in range(draw(st.integers(0, 20))):
         kind = draw(st.sampled_from(["identify", "alias", "linked", "page", "track"]))
         t = draw(st.integers(0, 5))  # ties on time are common
         a, u = draw(st.sampled_from(ANONS)), draw(st.sampled_from(USERS))
