@@ -7,6 +7,7 @@ data directory and fixed keys, waits for ``/readyz`` and stops it afterwards.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -25,6 +27,9 @@ WRITE_KEY = "wk_test_0123456789abcdefghijklmn"
 SECRET_KEY = "sk_test_0123456789abcdefghijklmn"
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+# uvicorn drains connections for up to 10 s (timeout_graceful_shutdown), then the store
+# closes; a server that needs longer than this after SIGTERM is stuck.
+STOP_TIMEOUT_S = 15.0
 
 
 def free_port() -> int:
@@ -65,14 +70,21 @@ class LiveServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM the server and fail the test unless it exits within ``timeout``.
+
+        A server that ignores SIGTERM is a bug (service managers and containers stop it
+        that way), so a slow stop is never hidden behind a SIGKILL: the process is still
+        killed, to clean up, and then the test fails with the server's log.
+        """
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(20)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+                pytest.fail(f"the server was still running {timeout:.0f} s after SIGTERM:\n{self.log()}")
 
 
 def start_server(
@@ -135,13 +147,30 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
         server.stop()
 
 
+def in_ci() -> bool:
+    """Whether the tests run under CI: ``CI`` set to any truthy value ("true", "1", "yes",
+    any case), as CI services spell it differently."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def require(condition: bool, why: str) -> None:
-    """Skip when an outside dependency is missing, but fail under CI=true."""
+    """Skip when an outside dependency is missing, but fail under CI."""
     if condition:
         return
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"required in CI: {why}")
-    pytest.skip(why)
+    # allow_module_level: a module may require a package at import time.
+    pytest.skip(why, allow_module_level=True)
+
+
+def require_module(name: str) -> ModuleType:
+    """Import ``name``, or skip (fail under CI) when it is not installed: the
+    ``pytest.importorskip`` of this suite."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        require(False, f"{name} is not installed ({exc})")
+        raise  # unreachable: require() skipped or failed
 
 
 def chromium_path() -> str | None:

@@ -17,18 +17,18 @@ import pytest
 from tests.app_servers import uvicorn_server, werkzeug_server
 from tests.compat.helpers import person, stored, timeline
 from tests.compat.hosts import until
-from tests.conftest import SECRET_KEY, WRITE_KEY, LiveServer
+from tests.conftest import SECRET_KEY, WRITE_KEY, LiveServer, require_module
 
-pytest.importorskip("moesifasgi")
-pytest.importorskip("moesifwsgi")
-from fastapi import FastAPI, Request
-from flask import Flask, jsonify
-from moesifapi.configuration import Configuration
-from moesifapi.exceptions.api_exception import APIException
-from moesifapi.models import EventModel, EventRequestModel, EventResponseModel
-from moesifapi.moesif_api_client import MoesifAPIClient
-from moesifasgi import MoesifMiddleware as AsgiMiddleware
-from moesifwsgi import MoesifMiddleware as WsgiMiddleware
+require_module("moesifasgi")
+require_module("moesifwsgi")
+from fastapi import FastAPI, Request  # noqa: E402
+from flask import Flask, jsonify  # noqa: E402
+from moesifapi.configuration import Configuration  # noqa: E402
+from moesifapi.exceptions.api_exception import APIException  # noqa: E402
+from moesifapi.models import EventModel, EventRequestModel, EventResponseModel  # noqa: E402
+from moesifapi.moesif_api_client import MoesifAPIClient  # noqa: E402
+from moesifasgi import MoesifMiddleware as AsgiMiddleware  # noqa: E402
+from moesifwsgi import MoesifMiddleware as WsgiMiddleware  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,11 +15,11 @@ import pytest
 
 from tests.compat.helpers import person, stored, timeline
 from tests.compat.hosts import until
-from tests.conftest import WRITE_KEY, LiveServer
+from tests.conftest import WRITE_KEY, LiveServer, require_module
 
-pytest.importorskip("segment.analytics")
-from segment.analytics import Client
-from segment.analytics.request import APIError
+require_module("segment.analytics")
+from segment.analytics import Client  # noqa: E402
+from segment.analytics.request import APIError  # noqa: E402
 
 
 def test_segment_python_with_gzip_builds_one_person_from_anonymous_to_identified(shared_server: LiveServer) -> None:

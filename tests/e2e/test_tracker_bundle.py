@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import ROOT, LiveServer, require
 from threadline import tracker
 from threadline.tracker.routes import routes
 
@@ -94,8 +94,8 @@ def test_minifier_refuses_what_it_does_not_understand() -> None:
 
 def test_bundle_and_module_parse_in_node(tmp_path: Path) -> None:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the browser tests run the bundle anyway)")
+    require(node is not None, "node is not installed (the browser tests run the bundle anyway)")
+    assert node is not None
     subprocess.run([node, "--check", "-"], input=tracker.bundle(), check=True)
     # The npm-style package: the ES module loads and exports its API.
     script = (f"import({json.dumps((ROOT / 'tracker' / 'src' / 'index.js').as_uri())})"

@@ -8,9 +8,9 @@ import pytest
 
 from tests.compat.helpers import person, stored, timeline
 from tests.compat.hosts import until
-from tests.conftest import SECRET_KEY, WRITE_KEY, LiveServer
+from tests.conftest import SECRET_KEY, WRITE_KEY, LiveServer, require_module
 
-usermaven = pytest.importorskip("usermaven")
+usermaven = require_module("usermaven")
 from usermaven import Client  # noqa: E402
 from usermaven.request import APIError  # noqa: E402
 

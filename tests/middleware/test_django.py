@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-django = pytest.importorskip("django")
+from tests.conftest import require_module
+
+django = require_module("django")
 
 from django.conf import settings  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402

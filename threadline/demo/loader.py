@@ -51,8 +51,15 @@ def load_demo(store: DuckDBStore, days: int = 30, seed: int = 7, events: int = D
 
 def load_demo_if_empty(services: Services) -> dict[str, int] | None:
     """Load the demo when the default project has no events yet (``serve --demo``)."""
-    row = services.store.read().execute(
-        "SELECT count(*) FROM events WHERE project_id = ?", [DEFAULT_PROJECT]).fetchone()
+    # A cursor of its own, closed before the load: the thread's shared read cursor would
+    # keep this query's snapshot through the whole load, and the FORCE CHECKPOINT that
+    # closing the store runs then spins for minutes, so the server never exits on SIGTERM.
+    cur = services.store.cursor()
+    try:
+        row = cur.execute(
+            "SELECT count(*) FROM events WHERE project_id = ?", [DEFAULT_PROJECT]).fetchone()
+    finally:
+        cur.close()
     if row and row[0]:
         return None
     return load_demo(services.store)
