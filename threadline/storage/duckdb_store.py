@@ -125,6 +125,7 @@ class DuckDBStore:
 
     def _commit(self, tx: Tx) -> None:
         tx.con.execute("COMMIT")
+        self.seen.apply(tx.overlay)
         for fn in tx.after_commit:
             fn()
 
@@ -204,8 +205,9 @@ class DuckDBStore:
                     "SELECT count(*) FROM events WHERE project_id = ? AND ts < make_timestamp(?)",
                     [pid, cutoff]).fetchone()
                 if row and row[0]:
-                    tx.con.execute("DELETE FROM events WHERE project_id = ? AND ts < make_timestamp(?)",
-                                   [pid, cutoff])
+                    old = "project_id = ? AND ts < make_timestamp(?)"
+                    tx.forget_events(old, [pid, cutoff])
+                    tx.con.execute(f"DELETE FROM events WHERE {old}", [pid, cutoff])
                     deleted[pid] = int(row[0])
             return deleted
 
