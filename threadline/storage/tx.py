@@ -109,6 +109,13 @@ class StatBuffer:
         self.pending: dict[tuple[str, Any], dict[str, int]] = {}
         self.written_at = 0.0
 
+    def snapshot(self) -> tuple[dict[tuple[str, Any], dict[str, int]], float]:
+        """The buffer as it is before a transaction, to ``restore`` if that one fails."""
+        return {k: dict(v) for k, v in self.pending.items()}, self.written_at
+
+    def restore(self, saved: tuple[dict[tuple[str, Any], dict[str, int]], float]) -> None:
+        self.pending, self.written_at = {k: dict(v) for k, v in saved[0].items()}, saved[1]
+
     def take(self, stats: dict[tuple[str, Any], dict[str, int]]) -> None:
         for key, counts in stats.items():
             into = self.pending.setdefault(key, dict.fromkeys(STAT_NAMES, 0))
