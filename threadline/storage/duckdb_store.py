@@ -25,7 +25,7 @@ from threadline.identity.resolver import Changes
 from threadline.model import Identifier, Message, Rejected
 from threadline.projects import DEFAULT_PROJECT, KeyInfo, ProjectSettings, new_key, valid_key
 from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
-from threadline.storage.migrate import migrate
+from threadline.storage.database import Database, is_store_failure
 from threadline.storage.seen import SeenIds
 from threadline.storage.state import ProjectState, load_state
 from threadline.storage.tx import StatBuffer, Tx
@@ -45,46 +45,55 @@ class DuckDBStore:
     def __init__(self, path: Path, *, max_group: int = 20000, queue_limit: int = 2000,
                  key_grace_hours: float = 24.0, read_only: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from exc
+        self.db = Database(path, read_only=read_only)
         self.read_only = read_only
         self.key_grace_hours = key_grace_hours
-        if not read_only:
-            migrate(self.con)
-        self._local = threading.local()
-        self._cursor_lock = threading.Lock()
         self._states: dict[str, ProjectState] = {}
         self._keys: dict[str, tuple[KeyInfo, int | None]] = {}
         self._settings: dict[str, ProjectSettings] = {}
         self._salts: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
+        self._wcon: Any = None
         self.counters = self._load_counters()
         self.stat_buffer = StatBuffer()
+        self._stats_before = self.stat_buffer.snapshot()
         self.seen = SeenIds()
         self.seen.load(self.cursor())
         self.reload_projects()
         self.writer: Writer | None = None
         if not read_only:
             self.writer = Writer(self._begin, self._commit, self._rollback, self._reset,
-                                 max_group=max_group, queue_limit=queue_limit)
+                                 max_group=max_group, queue_limit=queue_limit,
+                                 recover=self.reopen, store_failure=is_store_failure)
 
     # ---- connections -------------------------------------------------------------------
 
+    @property
+    def con(self) -> Any:
+        """The current database connection (replaced when the store reopens)."""
+        return self.db.con
+
     def read(self) -> Any:
         """This thread's read cursor (a connection to the same database instance)."""
-        cur = getattr(self._local, "cur", None)
-        if cur is None:
-            cur = self.cursor()
-            self._local.cur = cur
-        return cur
+        return self.db.read()
 
     def cursor(self) -> Any:
         """A new connection to the database instance (callers keep it to one thread)."""
-        with self._cursor_lock:
-            return self.con.cursor()
+        return self.db.cursor()
+
+    def reopen(self) -> None:
+        """Reopen the database after a store failure (writer thread, between transactions)
+        and rebuild everything held in memory from what is committed: identity states,
+        counters, the duplicate index, keys and settings. Raises while it cannot write."""
+        self.db.reopen(self._wcon)
+        self._wcon = None
+        self._states.clear()
+        self._salts = {}
+        self.counters = self._load_counters()
+        seen = SeenIds()
+        seen.load(self.cursor())
+        self.seen = seen
+        self.reload_projects()
 
     def close(self) -> None:
         if self.writer is not None:
@@ -101,7 +110,7 @@ class DuckDBStore:
                 self.con.execute("FORCE CHECKPOINT")
         except duckdb.Error as exc:
             log.warning("checkpoint at close skipped: %s", exc)
-        self.con.close()
+        self.db.close()
 
     def flush_stats(self) -> None:
         """Write the ingest counters buffered in memory (see ``tx.StatBuffer``)."""
@@ -116,23 +125,27 @@ class DuckDBStore:
         cur.execute("COMMIT")
 
     def _begin(self) -> Tx:
-        wcon = getattr(self, "_wcon", None)
+        wcon = self._wcon
         if wcon is None:
             wcon = self.cursor()
             self._wcon = wcon
+        self._stats_before = self.stat_buffer.snapshot()
         wcon.execute("BEGIN TRANSACTION")
         return Tx(wcon, self.seen, self.stat_buffer)
 
     def _commit(self, tx: Tx) -> None:
         tx.con.execute("COMMIT")
+        self.seen.apply(tx.overlay)
         for fn in tx.after_commit:
             fn()
 
     def _rollback(self, tx: Tx) -> None:
+        # The counters the failed transaction took (or wrote) are as if it never ran.
+        self.stat_buffer.restore(self._stats_before)
         try:
             tx.con.execute("ROLLBACK")
-        except duckdb.Error:
-            log.warning("rollback failed", exc_info=True)
+        except duckdb.Error as exc:  # after a failed COMMIT DuckDB has already aborted it
+            log.info("rollback: %s", exc)
 
     def _reset(self) -> None:
         # In-memory graphs may hold changes of the rolled-back transaction.
@@ -204,8 +217,9 @@ class DuckDBStore:
                     "SELECT count(*) FROM events WHERE project_id = ? AND ts < make_timestamp(?)",
                     [pid, cutoff]).fetchone()
                 if row and row[0]:
-                    tx.con.execute("DELETE FROM events WHERE project_id = ? AND ts < make_timestamp(?)",
-                                   [pid, cutoff])
+                    old = "project_id = ? AND ts < make_timestamp(?)"
+                    tx.forget_events(old, [pid, cutoff])
+                    tx.con.execute(f"DELETE FROM events WHERE {old}", [pid, cutoff])
                     deleted[pid] = int(row[0])
             return deleted
 

@@ -148,6 +148,7 @@ def erase_person(store: DuckDBStore, project_id: str, person_id: str) -> dict[st
         events = count(f"SELECT count(*) FROM events WHERE {owned}", [project_id, iids])
         traits = count(f"SELECT count(*) FROM events WHERE {owned} AND traits IS NOT NULL",
                        [project_id, iids])
+        tx.forget_events(owned, [project_id, iids])
         con.execute(f"DELETE FROM events WHERE {owned}", [project_id, iids])
         # Events another person owns keep their owner and lose the erased identifiers.
         con.execute(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from threadline.storage.seen import SeenIds
+from threadline.storage.seen import Overlay, SeenIds
 
 EVENT_COLUMNS: list[tuple[str, Any]] = [
     ("project_id", pa.string()),
@@ -109,6 +109,13 @@ class StatBuffer:
         self.pending: dict[tuple[str, Any], dict[str, int]] = {}
         self.written_at = 0.0
 
+    def snapshot(self) -> tuple[dict[tuple[str, Any], dict[str, int]], float]:
+        """The buffer as it is before a transaction, to ``restore`` if that one fails."""
+        return {k: dict(v) for k, v in self.pending.items()}, self.written_at
+
+    def restore(self, saved: tuple[dict[tuple[str, Any], dict[str, int]], float]) -> None:
+        self.pending, self.written_at = {k: dict(v) for k, v in saved[0].items()}, saved[1]
+
     def take(self, stats: dict[tuple[str, Any], dict[str, int]]) -> None:
         for key, counts in stats.items():
             into = self.pending.setdefault(key, dict.fromkeys(STAT_NAMES, 0))
@@ -147,6 +154,9 @@ class Tx:
     # message ids written by earlier jobs of this group, per project (cross-request dedupe)
     pending_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     after_commit: list[Any] = field(default_factory=list)
+    # Message-id keys this transaction inserted or deleted; the store applies them to
+    # ``seen`` after the commit (see seen.py).
+    overlay: Overlay = field(default_factory=Overlay)
     # Per buffered event row: the request's result, the message, whether personless.
     event_results: list[tuple[Any, Any, bool]] = field(default_factory=list)
 
@@ -162,25 +172,25 @@ class Tx:
         else:
             self.identifier_updates[key] = row
 
+    def forget_events(self, where: str, params: list[Any]) -> None:
+        """Call before ``DELETE FROM events WHERE <where>``: the deleted ids stop being
+        duplicates once this transaction commits."""
+        self.overlay.delete(self.seen.keys_where(self.con, where, params))
+
     def _insert_events(self) -> None:
         """Insert the buffered events, skipping message ids already stored, and correct the
         counts of the requests whose messages turned out to be duplicates.
 
-        The in-memory :class:`SeenIds` answers "certainly new" for almost every row; the
-        few maybes are confirmed with point lookups on the primary key, which are cheap,
-        where one probe with a list of keys would scan the table. A duplicate's identifiers and edges
+        The in-memory :class:`SeenIds` knows exactly which ids are stored, so a re-sent
+        batch costs a lookup in memory, not a query. A duplicate's identifiers and edges
         were applied when its first copy was stored, and applying the same evidence again
         changes nothing, so only its row is skipped.
         """
-        keys = [(row[0], row[1]) for row in self.events]
-        hashes = [hash(k) for k in keys]
-        stored: set[tuple[str, str]] = set()
-        maybe = [k for k, hit in zip(keys, self.seen.maybe(hashes), strict=True) if hit]
-        for pid, mid in maybe:  # rare: retries, or a hash collision; confirm on the index
-            if self.con.execute("SELECT 1 FROM events WHERE project_id = ? AND message_id = ?",
-                                [pid, mid]).fetchone():
-                stored.add((pid, mid))
-        self.seen.add(hashes)
+        key = self.seen.key
+        keys = [key(row[0], row[1]) for row in self.events]
+        hits = self.seen.contains(keys, self.overlay)
+        stored = {(row[0], row[1]) for row, hit in zip(self.events, hits, strict=True) if hit}
+        self.overlay.insert(k for k, hit in zip(keys, hits, strict=True) if not hit)
         if stored:
             kept = {(r[0], r[1]) for r in self.events} - stored
             for row, (result, msg, personless) in zip(self.events, self.event_results, strict=True):

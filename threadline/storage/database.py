@@ -1,0 +1,127 @@
+"""The DuckDB database file of a store: opening it owner-only, cursors for every thread,
+and reopening it after a failure.
+
+DuckDB *invalidates* a database after a fatal error, such as a checkpoint that cannot
+be written to a full disk: every statement fails from then on, and only a new database
+instance (which replays the WAL) works again. ``reopen`` makes that instance and proves
+it can write (a probe row and a checkpoint) before anyone uses it. Threads notice the
+new instance through a generation number and take new cursors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from threadline.errors import StoreError
+from threadline.storage.migrate import migrate
+
+log = logging.getLogger("threadline.store")
+
+# Data files hold every event and the keys' hashes: owner-only. DuckDB deletes its WAL
+# at each checkpoint and creates it again at the next commit with the process umask, so
+# a writable store sets the process umask to 077 for good (PostgreSQL's server does the
+# same) instead of around its own calls; files that exist already are corrected.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+UMASK = 0o077
+
+
+def secure_dir(path: Path) -> None:
+    """Create ``path`` (and parents) owner-only. A directory that exists keeps its mode
+    (it may be a home or shared directory given as ``--data``); a warning names it when
+    other users can list it."""
+    if not path.exists():
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    elif path.stat().st_mode & 0o077:
+        log.warning("the data directory %s is open to other users; the store's files are "
+                    "owner-only, but chmod 700 %s keeps their names private too", path, path)
+
+
+def secure_files(path: Path) -> None:
+    """Make the database file and its WAL owner-only where they exist."""
+    for f in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            if f.stat().st_mode & 0o077:
+                f.chmod(FILE_MODE)
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether an error is the database's (disk full, I/O, invalidated), not one job's."""
+    return (isinstance(exc, duckdb.FatalException | duckdb.IOException)
+            or "database has been invalidated" in str(exc))
+
+
+class Database:
+    """One DuckDB database file; ``con`` is replaced when it is reopened."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.generation = 0
+        self.con = self._connect()
+
+    def _connect(self) -> Any:
+        if not self.read_only:
+            os.umask(UMASK)
+            secure_dir(self.path.parent)
+        try:
+            con = duckdb.connect(str(self.path), read_only=self.read_only)
+            if not self.read_only:
+                migrate(con)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        if not self.read_only:
+            secure_files(self.path)
+        return con
+
+    def cursor(self) -> Any:
+        """A new connection to the current instance (callers keep it to one thread)."""
+        with self._lock:
+            return self.con.cursor()
+
+    def read(self) -> Any:
+        """This thread's read cursor, renewed when the database was reopened."""
+        local = self._local
+        cur = getattr(local, "cur", None)
+        if cur is None or local.generation != self.generation:
+            if cur is not None:
+                with contextlib.suppress(duckdb.Error):
+                    cur.close()
+            with self._lock:
+                cur, local.generation = self.con.cursor(), self.generation
+            local.cur = cur
+        return cur
+
+    def reopen(self, *close_first: Any) -> None:
+        """Close the instance (and the given cursors of the calling thread) and open the
+        file again; raises :class:`StoreError` while it still cannot be written."""
+        for c in (*close_first, self.con):
+            if c is not None:
+                with contextlib.suppress(duckdb.Error):
+                    c.close()
+        con = self._connect()
+        try:
+            # Writing works again only if a commit and a checkpoint do: the checkpoint
+            # moves the replayed WAL into the file, the step that failed on a full disk.
+            con.execute("UPDATE writer_probe SET written_at = current_timestamp::TIMESTAMP")
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+            raise StoreError(f"the store still cannot write: {exc}") from exc
+        with self._lock:
+            self.con = con
+            self.generation += 1
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
