@@ -43,7 +43,7 @@ def open_services(settings: Settings, store: DuckDBStore | None = None) -> Servi
                             key_grace_hours=settings.key_grace_hours)
     store.ensure_default_project(settings.write_key, settings.secret_key)
     broadcaster = Broadcaster()
-    ingestor = Ingestor(store)
+    ingestor = Ingestor(store, settings.rejected_limit)
     ingestor.listeners.append(broadcaster.publish)
     fixed = {k for k in (settings.write_key, settings.secret_key) if k}
     return Services(settings, store, ingestor, broadcaster, ProxyPolicy(settings.trusted_proxies),

@@ -182,12 +182,17 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A message of a request that was refused, with its index in the request."""
+    """A message of a request that was refused, with its index in the request.
+
+    ``count`` is how many refused messages the entry stands for: 1, except for the one
+    summary entry of a request with more rejects than are kept (``collector.ingest``).
+    """
 
     index: int
     code: str
     reason: str
     body: Any = None
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ class Settings:
     moesif_request_limit: int = _setting(12 * 1024 * 1024, "Largest Moesif request body in bytes.")
     max_future_skew_days: float = _setting(1.0, "Events timed further in the future than this (after skew correction) are stamped with the receipt time.")
     max_past_days: float = _setting(3650.0, "Events older than this many days are quarantined.")
+    rejected_limit: int = _setting(100, "Most rejected messages of one request listed in its answer and kept in the quarantine; the rest are counted and summed up in one quarantine row.")
     commit_max_messages: int = _setting(20000, "Most messages one group commit takes.")
     writer_queue_limit: int = _setting(2000, "Most requests waiting for the writer before ingest answers 503.")
     key_grace_hours: float = _setting(24.0, "How long rotated keys stay valid.")

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 from threadline.collector.formats import segment
 from threadline.collector.formats.common import InvalidMessage
 from threadline.collector.http import JSONResponse, basic_user, parse_json, read_body
+from threadline.collector.ingest import rejected_answer
 from threadline.errors import HTTPError, bad_request
 from threadline.model import Parsed, Rejected, Source
 from threadline.services import Services, services_of
@@ -32,13 +33,7 @@ async def _read(request: Request, svc: Services) -> tuple[Any, str, int]:
 
 
 def _answer(result: Any) -> JSONResponse:
-    return JSONResponse(
-        {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": [{"index": r.index, "code": r.code, "reason": r.reason} for r in result.rejected],
-        }
-    )
+    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates, **rejected_answer(result)})
 
 
 async def batch(request: Request) -> JSONResponse:

@@ -3,6 +3,11 @@
 Times leave the store as integer microseconds (``epoch_us``) and are written as
 ISO 8601 UTC with milliseconds, ``2026-01-05T10:00:00.000Z`` (api.md). Insight
 buckets are local times in the caller's time zone and carry their offset.
+
+Stored JSON documents are read so that none can fail an answer: one that does not
+decode, or that nests too deep to be encoded again inside an answer (the ingest limit
+keeps new ones far shallower; older data or other writers may not), is answered as
+``{"_unreadable": true}`` (docs/collector.md).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from threadline.jsondepth import text_may_be_too_deep, too_deep
 from threadline.model import JSON, Message
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -44,17 +50,45 @@ def us_of(moment: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+# orjson encodes 254 levels; the deepest answer puts a stored document 5 levels down
+# (a person's company traits): what is deeper than this cannot be answered as it is.
+READ_DEPTH = 200
+
+
+def unreadable() -> JSON:
+    """The marker answered in place of a stored document that cannot be answered."""
+    return {"_unreadable": True}
+
+
+def _decode(text: str) -> Any:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return unreadable()
+    if text_may_be_too_deep(text, READ_DEPTH) and too_deep(value, READ_DEPTH):
+        return unreadable()
+    return value
+
+
 def loads(text: str | None) -> JSON:
-    """A stored JSON document (``NULL`` when empty) as a dict."""
+    """A stored JSON document (``NULL`` when empty) as a dict; the unreadable marker
+    when it cannot be decoded or answered."""
     if not text:
         return {}
-    value = orjson.loads(text)
+    value = _decode(text)
     return value if isinstance(value, dict) else {}
 
 
 def loads_any(text: str | None) -> Any:
-    """A stored JSON value of any type, ``None`` when absent."""
-    return orjson.loads(text) if text else None
+    """A stored JSON value of any type, ``None`` when absent (the unreadable marker
+    when it cannot be decoded or answered)."""
+    return _decode(text) if text else None
+
+
+def answerable(doc: JSON) -> JSON:
+    """A document built in memory (the live stream's messages), or the unreadable
+    marker when it nests too deep to be encoded inside an answer."""
+    return unreadable() if too_deep(doc, READ_DEPTH) else doc
 
 
 # The columns ``event_json`` reads, in order. The identifier values are not read from
@@ -103,7 +137,7 @@ def message_json(msg: Message, person_id: str | None) -> JSON:
         "user_id": msg.user_id,
         "person_id": person_id,
         "company_ids": [c.id for c in msg.companies],
-        "properties": msg.properties,
-        "context": msg.context,
+        "properties": answerable(msg.properties),
+        "context": answerable(msg.context),
         "source": msg.source,
     }

@@ -13,6 +13,7 @@ import orjson
 
 from threadline.identity.edges import edges_of
 from threadline.identity.resolver import Changes
+from threadline.jsondepth import cut
 from threadline.model import Edge, Identifier, Kind, Message, Rejected
 from threadline.storage.state import ProjectState
 from threadline.storage.tx import Tx
@@ -34,6 +35,23 @@ def _dumps(value: Any) -> str | None:
     if not value:
         return None
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+# What a quarantine copy that cannot be encoded at all is stored as (nothing the
+# collector hands over should be: this keeps a reject from ever failing the commit).
+UNSTORABLE = '{"_unstorable": true}'
+
+
+def quarantine_json(body: Any) -> str | None:
+    """A rejected message's copy as stored: cut to the nesting limit (a message refused
+    for its depth is kept with its deep parts replaced by a marker), so that it can be
+    encoded here and listed by every reader later."""
+    if body is None:
+        return None
+    try:
+        return orjson.dumps(cut(body), option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer over 64 bits built by an adapter
+        return UNSTORABLE
 
 
 def _day(us: int) -> dt.date:
@@ -72,9 +90,9 @@ def apply_ingest(
             user = _text(body.get("userId") or body.get("user_id"))
         tx.quarantine.append(
             (pid, counters.qid, received_at_us, source, rej.index, rej.code, rej.reason,
-             _dumps(body) if body is not None else None, anon, user)
+             quarantine_json(body), anon, user)
         )
-    stats["quarantined"] += len(rejected)
+        stats["quarantined"] += rej.count  # a summary entry counts every reject it stands for
 
     # Dedupe: within the request, against earlier jobs of this group, against the store.
     pending = tx.pending_ids[pid]

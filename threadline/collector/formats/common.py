@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import math
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,11 +15,20 @@ import orjson
 
 from threadline.collector.request_info import RequestInfo
 from threadline.identity.ids import id_text
+from threadline.jsondepth import MAX_DEPTH, cut, too_deep
 
 US = 1_000_000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 ONE_US = dt.timedelta(microseconds=1)
+# Times a message may carry: what Python's datetime (and so every read) can show, well
+# inside DuckDB's TIMESTAMP and the int64 microseconds the store is written with.
+MIN_US = (dt.datetime(1, 1, 1, tzinfo=dt.UTC) - EPOCH) // ONE_US
+MAX_US = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC) - EPOCH) // ONE_US
+# Unix time as text longer than this is past year 9999 in any unit (and int() of
+# thousands of digits is refused by Python itself).
+MAX_TIME_DIGITS = len(str(MAX_US))
+SHOWN_CHARS = 80  # of a sender's value quoted in a reason
 
 
 class InvalidMessage(Exception):
@@ -30,10 +40,23 @@ class InvalidMessage(Exception):
         self.reason = reason
 
 
+def shown(value: Any) -> str:
+    """A sender's value as quoted in a reason: short, and never the repr of a container
+    (which can be megabytes, or too deep for ``repr`` itself)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
 def parse_time(value: Any, field_name: str = "timestamp") -> int | None:
     """An ISO 8601 string, or unix seconds / milliseconds, as UTC microseconds.
 
-    ``None`` and ``""`` mean absent. Anything else unreadable is an invalid message.
+    ``None`` and ``""`` mean absent. Anything else unreadable is an invalid message
+    (``invalid_timestamp``); a time outside the years 0001-9999 is refused with
+    ``timestamp_out_of_range``, so every time a message carries can be stored and read.
     """
     if value is None or value == "":
         return None
@@ -42,13 +65,21 @@ def parse_time(value: Any, field_name: str = "timestamp") -> int | None:
     if isinstance(value, int | float):
         # Heuristic by magnitude: seconds until year 5138, then milliseconds, then micro.
         v = float(value)
+        if not math.isfinite(v):
+            raise InvalidMessage("invalid_timestamp", f"{field_name} is not a time")
         if abs(v) < 1e11:
-            return int(v * US)
-        if abs(v) < 1e14:
-            return int(v * 1000)
-        return int(v)
+            us = int(v * US)
+        elif abs(v) < 1e14:
+            us = int(v * 1000)
+        else:
+            us = int(v)
+        return _in_range(us, value, field_name)
     if isinstance(value, str):
-        if value.isdigit():  # unix time as text (before ISO: "20261123" is not a date here)
+        # Unix time as text (before ISO: "20261123" is not a date here). ASCII only:
+        # str.isdigit() is true of "²" too, which int() refuses.
+        if value.isascii() and value.isdigit():
+            if len(value) > MAX_TIME_DIGITS:
+                raise _out_of_range(value, field_name)
             return parse_time(int(value), field_name)
         try:  # the common case first: an ISO 8601 string as clients send it
             parsed = dt.datetime.fromisoformat(value)
@@ -58,12 +89,24 @@ def parse_time(value: Any, field_name: str = "timestamp") -> int | None:
             if text.endswith("z"):
                 text = text[:-1] + "Z"
             if not text or text == value:
-                raise InvalidMessage("invalid_timestamp", f"{field_name} {value!r} is not ISO 8601") from None
+                raise InvalidMessage("invalid_timestamp", f"{field_name} {shown(value)} is not ISO 8601") from None
             return parse_time(text, field_name)
         # Integer arithmetic: exact to the microsecond, where a float timestamp is not.
-        # A time without an offset is UTC.
-        return (parsed - (EPOCH if parsed.tzinfo is not None else NAIVE_EPOCH)) // ONE_US
+        # A time without an offset is UTC. (Year 0001 with a positive offset is before
+        # 0001 in UTC: the range check sees it.)
+        us = (parsed - (EPOCH if parsed.tzinfo is not None else NAIVE_EPOCH)) // ONE_US
+        return _in_range(us, value, field_name)
     raise InvalidMessage("invalid_timestamp", f"{field_name} is not a time")
+
+
+def _in_range(us: int, value: Any, field_name: str) -> int:
+    if MIN_US <= us <= MAX_US:
+        return us
+    raise _out_of_range(value, field_name)
+
+
+def _out_of_range(value: Any, field_name: str) -> InvalidMessage:
+    return InvalidMessage("timestamp_out_of_range", f"{field_name} {shown(value)} is outside the years 0001-9999")
 
 
 def event_time(timestamp: Any, sent_at: Any, info: RequestInfo) -> tuple[int, int | None, dict[str, Any]]:
@@ -94,8 +137,9 @@ def corrected_time(ts: int | None, sent: int | None, original: Any,
     if ts > received + info.max_future_us:
         notes["original_timestamp"] = original
         ts = received
-    if ts < received - info.max_past_us:
-        raise InvalidMessage("timestamp_out_of_range", f"timestamp {original!r} is too far in the past")
+    # (The second test matters only when the allowed past reaches before year 0001.)
+    if ts < received - info.max_past_us or ts < MIN_US:
+        raise InvalidMessage("timestamp_out_of_range", f"timestamp {shown(original)} is too far in the past")
     return ts, notes
 
 
@@ -171,8 +215,15 @@ def nonempty_text(value: Any) -> str | None:
 
 
 def json_size(value: Any) -> int:
-    """Bytes of a JSON value serialised compactly."""
-    return len(orjson.dumps(value, default=str))
+    """Bytes of a JSON value serialised compactly.
+
+    A value too deep for the encoder (only a Moesif body can be: every message is
+    checked against the nesting limit first) is measured cut to that limit.
+    """
+    try:
+        return len(orjson.dumps(value, default=str))
+    except orjson.JSONEncodeError:
+        return len(orjson.dumps(cut(value), default=str))
 
 
 def over_limit(raw: Any, info: RequestInfo) -> bool:
@@ -184,3 +235,17 @@ def over_limit(raw: Any, info: RequestInfo) -> bool:
     if info.body_bytes is not None and info.body_bytes <= info.message_limit:
         return False
     return json_size(raw) > info.message_limit
+
+
+def check_message(raw: dict[str, Any], info: RequestInfo, noun: str = "message", shape: Any = None) -> None:
+    """Refuse a message nested deeper than the stored-JSON limit (``too_deep``) or larger
+    than the message limit (``message_too_large``).
+
+    Depth first: measuring the size encodes the message, which a deep enough one cannot
+    be. ``shape`` is what the depth is measured on when not all of ``raw`` is stored as
+    it came (a Moesif event's bodies are cut instead: see the Moesif adapter).
+    """
+    if too_deep(raw if shape is None else shape, MAX_DEPTH):
+        raise InvalidMessage("too_deep", f"{noun} nests objects and arrays more than {MAX_DEPTH} levels deep")
+    if over_limit(raw, info):
+        raise InvalidMessage("message_too_large", f"{noun} is over {info.message_limit} bytes")

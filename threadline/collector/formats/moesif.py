@@ -26,24 +26,30 @@ import orjson
 
 from threadline.collector.formats.common import (
     InvalidMessage,
+    check_message,
     content_hash,
     corrected_time,
     event_time,
     json_size,
     nonempty_text,
-    over_limit,
     parse_time,
     stored_ip,
     wire_id,
 )
 from threadline.collector.formats.jwt import header, user_from_authorization
 from threadline.collector.request_info import RequestInfo
+from threadline.jsondepth import MAX_DEPTH, cut, too_deep
 from threadline.model import CompanyRef, Message, Parsed, Rejected, Source
 
 API_CALL = "API Call"
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie",
                                "x-moesif-application-id"})
 BODY_LIMIT = 32 * 1024  # request/response bodies are cut here when body capture is on
+# A captured body sits one level inside ``properties``: cut to this many levels it keeps
+# the stored document within the nesting limit.
+BODY_DEPTH = MAX_DEPTH - 1
+# Content-Length is a byte count: more digits than this is no body anyone captured.
+MAX_LENGTH_DIGITS = 15
 _SCHEME = re.compile(r"https?://", re.IGNORECASE)
 _URL_PATH = re.compile(r"https?://[^/?#]*([^?#]*)")  # group 1: the path of an absolute URL
 
@@ -74,8 +80,12 @@ def parse_many(data: Any, info: RequestInfo, source: str, parse_one: Parser, bat
 
 
 def parse_event(raw: Any, info: RequestInfo, source: str) -> Message:
-    """One Moesif event (an API call) as an ``API Call`` track."""
-    raw = _checked(raw, info)
+    """One Moesif event (an API call) as an ``API Call`` track.
+
+    Its request and response bodies do not count toward the nesting limit: they are
+    stored only with body capture on, and then cut like an oversized body.
+    """
+    raw = _checked(raw, info, _without_bodies)
     request = _obj(raw, "request", required=True)
     response = _obj(raw, "response")
     uri = nonempty_text(request.get("uri")) or nonempty_text(request.get("url"))
@@ -163,10 +173,13 @@ def _capture_body(props: dict[str, Any], prefix: str, part: dict[str, Any]) -> N
     if part.get("transfer_encoding") == "base64":
         props[f"{prefix}_body_encoding"] = "base64"
     text = body if isinstance(body, str) else None
+    deep = text is None and too_deep(body, BODY_DEPTH)
+    if deep:
+        body = cut(body, BODY_DEPTH)
     encoded = text.encode() if text is not None else orjson.dumps(body)
     if len(encoded) <= BODY_LIMIT:
         props[f"{prefix}_body"] = body
-        props[f"{prefix}_body_truncated"] = False
+        props[f"{prefix}_body_truncated"] = deep
         return
     props[f"{prefix}_body"] = encoded[:BODY_LIMIT].decode("utf-8", "ignore")
     props[f"{prefix}_body_truncated"] = True
@@ -175,8 +188,11 @@ def _capture_body(props: dict[str, Any], prefix: str, part: dict[str, Any]) -> N
 def _size(headers: dict[str, Any], part: dict[str, Any]) -> int | None:
     """Bytes of a request or response body: its Content-Length, else the body's size."""
     declared = header(headers, "content-length")
-    if isinstance(declared, str) and declared.strip().isdigit():
-        return int(declared)
+    if isinstance(declared, str):
+        digits = declared.strip()
+        # ASCII digits only ("²".isdigit() is true too), and few enough to be a size.
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_LENGTH_DIGITS:
+            return int(digits)
     body = part.get("body")
     if body is None:
         return None
@@ -354,12 +370,25 @@ def _profile_common(raw: dict[str, Any], info: RequestInfo, source: str) -> tupl
 # ------------------------------------------------------------------ small readers
 
 
-def _checked(raw: Any, info: RequestInfo) -> dict[str, Any]:
+def _checked(raw: Any, info: RequestInfo, shape: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+    """An item that is an object within the nesting and size limits (``shape`` picks
+    what the nesting is measured on)."""
     if not isinstance(raw, dict):
         raise InvalidMessage("invalid_message", "each item must be a JSON object")
-    if over_limit(raw, info):
-        raise InvalidMessage("message_too_large", f"item is over {info.message_limit} bytes")
+    check_message(raw, info, "item", shape(raw) if shape is not None else None)
     return raw
+
+
+def _without_bodies(raw: dict[str, Any]) -> Any:
+    """An event as its nesting is measured: without the request and response bodies."""
+    view = raw
+    for part in ("request", "response"):
+        section = raw.get(part)
+        if isinstance(section, dict) and "body" in section:
+            if view is raw:
+                view = dict(raw)
+            view[part] = {k: v for k, v in section.items() if k != "body"}
+    return view
 
 
 def _obj(raw: dict[str, Any], name: str, required: bool = False) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from typing import Any
 
 from threadline.collector.formats.common import (
     InvalidMessage,
+    check_message,
     content_hash,
     cookieless_id,
     event_time,
-    over_limit,
+    shown,
     stored_ip,
     without_keys,
 )
@@ -61,7 +62,7 @@ def parse_single(data: Any, info: RequestInfo, type_: str) -> Message:
     if "type" not in data:
         data = {**data, "type": type_}
     elif data.get("type") != type_:
-        raise InvalidMessage("invalid_message", f"type {data.get('type')!r} posted to /v1/{type_}")
+        raise InvalidMessage("invalid_message", f"type {shown(data.get('type'))} posted to /v1/{type_}")
     return parse_message(data, info)
 
 
@@ -89,8 +90,7 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     """Validate and canonicalise one Segment-spec message."""
     if not isinstance(raw, dict):
         raise InvalidMessage("invalid_message", "a message must be a JSON object")
-    if over_limit(raw, info):
-        raise InvalidMessage("message_too_large", f"message is over {info.message_limit} bytes")
+    check_message(raw, info)
     type_ = raw.get("type")
     if not isinstance(type_, str) or type_ not in TYPES:
         raise InvalidMessage("invalid_message", f"type must be one of {', '.join(TYPES)}")

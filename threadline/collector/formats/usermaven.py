@@ -15,11 +15,11 @@ from typing import Any
 
 from threadline.collector.formats.common import (
     InvalidMessage,
+    check_message,
     content_hash,
     cookieless_id,
     event_time,
     nonempty_text,
-    over_limit,
     stored_ip,
     wire_id,
     without_keys,
@@ -126,8 +126,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     """Validate and canonicalise one Usermaven event."""
     if not isinstance(raw, dict):
         raise InvalidMessage("invalid_message", "an event must be a JSON object")
-    if over_limit(raw, info):
-        raise InvalidMessage("message_too_large", f"event is over {info.message_limit} bytes")
+    check_message(raw, info, "event")
     get = raw.get
     event_type = get("event_type")
     if not isinstance(event_type, str) or not event_type.strip():
@@ -137,7 +136,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     junk = info.settings.junk_filter
     raw_user = wire_id(user.get("id"), "user.id")
     raw_anon = wire_id(user.get("anonymous_id"), "user.anonymous_id")
-    if get("src") in THROWAWAY_ANON_SOURCES:
+    if nonempty_text(get("src")) in THROWAWAY_ANON_SOURCES:
         raw_anon = None
     user_id = junk.usable(raw_user)
     anon = junk.usable(raw_anon)
@@ -152,7 +151,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
     context = _context(raw, info, source, policies)
     if anon is None and not raw_anon and policies.cookieless and source == Source.USERMAVEN_BROWSER:
         # Cookieless mode: the browser sends "" and the server derives the visitor id.
-        anon = cookieless_id(info, context.get("page", {}).get("url"))
+        anon = cookieless_id(info, _page(context).get("url"))
         context["cookieless"] = True
 
     companies, group_company = _companies(raw, user, junk)
@@ -160,7 +159,7 @@ def parse_event(raw: Any, info: RequestInfo, source: str, policies: Policies) ->
         raise InvalidMessage("invalid_message", "a group event needs company.id")
     attributes = _obj(raw, "event_attributes")
     if type_ == "page":
-        properties = {**attributes, **context.get("page", {})}
+        properties = {**attributes, **_page(context)}
         event = None
     else:
         properties = attributes or _obj(raw, "autocapture_attributes")
@@ -253,6 +252,13 @@ def _context(raw: dict[str, Any], info: RequestInfo, source: str, policies: Poli
     return context
 
 
+def _page(context: dict[str, Any]) -> dict[str, Any]:
+    """``context.page`` when it is an object. A sender's own context may carry anything
+    there; it is stored as sent, and read as absent when it is not an object."""
+    page = context.get("page")
+    return page if isinstance(page, dict) else {}
+
+
 def _companies(raw: dict[str, Any], user: dict[str, Any], junk: JunkFilter) -> tuple[tuple[CompanyRef, ...], bool]:
     """Top-level ``company`` first (the ``group()`` company), then ``user.company``; and
     whether the top-level block named a company (a ``group`` event needs one)."""
@@ -261,7 +267,7 @@ def _companies(raw: dict[str, Any], user: dict[str, Any], junk: JunkFilter) -> t
     for top, block in ((True, raw.get("company")), (False, user.get("company"))):
         if isinstance(block, dict) and not block:
             continue  # the browser sends "company": {} until id() or group()
-        cid = _company_id(block, junk)
+        cid = _company_id(block, junk, "company" if top else "user.company")
         if cid is None:
             continue
         top_named = top_named or top
@@ -274,12 +280,12 @@ def _companies(raw: dict[str, Any], user: dict[str, Any], junk: JunkFilter) -> t
     return tuple(out), top_named
 
 
-def _company_id(block: Any, junk: JunkFilter) -> str | None:
+def _company_id(block: Any, junk: JunkFilter, name: str) -> str | None:
     if block is None:
         return None
     if not isinstance(block, dict):
-        raise InvalidMessage("invalid_message", "company must be an object")
-    return junk.usable(wire_id(block.get("id"), "company.id"))
+        raise InvalidMessage("invalid_message", f"{name} must be an object")
+    return junk.usable(wire_id(block.get("id"), f"{name}.id"))
 
 
 def _obj(raw: dict[str, Any], name: str) -> dict[str, Any]:
