@@ -164,10 +164,6 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     if context.get("cookieless") is True and anon is None and raw_anon in (None, ""):
         page = context.get("page") if isinstance(context.get("page"), dict) else {}
         anon = cookieless_id(info, page.get("url") if page else None)
-    if raw_anon is None and raw_user is None and anon is None:
-        # The Segment spec requires one of the two; junk values ("undefined", "") are
-        # present and make a personless event instead.
-        raise InvalidMessage("missing_id", "a message needs a userId or an anonymousId")
     companies: list[CompanyRef] = []
     if type_ == "group" and group_id is not None:
         companies.append(CompanyRef(group_id, member=True, traits=traits))
@@ -179,6 +175,11 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     library = context.get("library")
     lib_name = library.get("name") if isinstance(library, dict) else None
     source = LIBRARY_SOURCES.get(lib_name, Source.NATIVE) if isinstance(lib_name, str) else Source.NATIVE
+    if raw_anon is None and raw_user is None and anon is None and source != Source.MIDDLEWARE:
+        # The Segment spec requires one of the two. Junk values ("undefined", "") are
+        # present and make a personless event instead; so do API calls without a user
+        # from Threadline's middleware (api.md's personless API calls, as on Moesif's route).
+        raise InvalidMessage("missing_id", "a message needs a userId or an anonymousId")
     extra = {k: v for k, v in raw.items() if k not in KNOWN}
     for k in ("integrations", "category", "channel"):
         if k in raw:
