@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from threadline import operations
-from threadline.collector import moesif_routes, usermaven_routes
+from threadline.collector import moesif_routes, sdk_settings, usermaven_routes
 from threadline.collector import routes as collector_routes
 from threadline.collector.cors import CollectorCORS
 from threadline.collector.http import JSONResponse, ProxyPolicy
@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             svc.store.close()
 
     # The query API last: collector routes under /api/v1/ (Usermaven) must match first.
-    routes = [*operations.routes(), *collector_routes.routes(), *usermaven_routes.routes(),
+    routes = [*operations.routes(), *collector_routes.routes(), *sdk_settings.routes(),
+              *usermaven_routes.routes(),
               *moesif_routes.routes(), *tracker_routes, *query_api.routes(),
               *dashboard.routes()]
     app = Starlette(

@@ -44,12 +44,16 @@ def test_batch_is_acked_with_counts_and_a_retry_stores_no_duplicates(server: Liv
     assert post(server, body).json() == {"accepted": 0, "duplicates": 2, "rejected": []}
 
 
-def test_messages_without_message_id_are_idempotent_by_content(server: LiveServer) -> None:
+def test_messages_without_message_id_are_each_stored_as_segment_does(server: LiveServer) -> None:
+    # Two real clicks seconds apart, identical on the wire: the server gives each a fresh
+    # id (at-least-once), so the second is not dropped as a duplicate of the first.
     body = {"batch": [{"type": "track", "event": "NoId", "userId": "n2", "timestamp": "2026-01-01T00:00:00Z"}],
             "sentAt": "2026-01-01T00:00:01Z"}
-    assert post(server, body).json()["accepted"] == 1
-    body["sentAt"] = "2026-01-01T00:00:09Z"  # a retry re-stamps sentAt
-    assert post(server, body).json()["duplicates"] == 1
+    assert post(server, body).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert post(server, body).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    with server.query() as q:
+        events = q.get("/api/v1/events", params={"event": "NoId"}).json()["data"]
+    assert len(events) == 2 and len({e["id"] for e in events}) == 2
 
 
 def test_invalid_messages_of_a_batch_are_rejected_by_index_and_the_rest_stored(server: LiveServer) -> None:

@@ -8,9 +8,14 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from threadline.collector import segment_paths
+
 # Collector paths: native /v1/*, Usermaven /api/v1/event, /api/v1/s2s/..., /api.xxxxx
-# (also with a doubled leading slash), the tracker script.
-COLLECTOR_PATH = re.compile(r"^/{1,2}(v1/|api/v1/event|api/v1/s2s/|api\.[A-Za-z0-9]+|t\.js)")
+# (also with a doubled leading slash), the tracker script, and the Segment-compatible
+# paths outside /v1/ (RudderStack JS's beacon batch and source config).
+COLLECTOR_PATH = re.compile(r"^/{1,2}(v1/|api/v1/event|api/v1/s2s/|api\.[A-Za-z0-9]+|t\.js|"
+                            + "|".join(re.escape(p.lstrip("/")) for p in segment_paths.OUTSIDE_V1)
+                            + ")")
 
 
 class CollectorCORS:

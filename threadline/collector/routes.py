@@ -1,12 +1,22 @@
-"""Native collector routes: ``/v1/batch`` and the single-message endpoints (api.md)."""
+"""Native collector routes: ``/v1/batch`` and the single-message endpoints (api.md),
+with the batch paths other Segment-spec clients post to: analytics.js's ``/v1/b``
+(batching delivery) and RudderStack JS's ``/beacon/v1/batch?writeKey=...`` (beacons).
+
+Error answers of these routes carry ``code`` and ``message`` at the top level beside the
+usual ``{"error": {...}}``: the Segment and RudderStack Python clients read
+``payload["code"]`` and ``payload["message"]`` there, and crash in their error handler
+(retrying a 401 eleven times) when they are missing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from threadline.collector import segment_paths
 from threadline.collector.formats import segment
 from threadline.collector.formats.common import InvalidMessage
 from threadline.collector.http import JSONResponse, basic_user, parse_json, read_body
@@ -16,9 +26,33 @@ from threadline.model import Parsed, Rejected, Source
 from threadline.services import Services, services_of
 from threadline.storage.duckdb_store import now_us
 
+Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def error_answer(exc: HTTPError) -> JSONResponse:
+    """An error as the Segment-compatible routes answer it: api.md's ``{"error": {...}}``
+    and the same ``code`` and ``message`` at the top level, where Segment's clients look."""
+    return JSONResponse({"code": exc.code, "message": exc.message, **exc.body()},
+                        status_code=exc.status, headers=exc.headers)
+
+
+def segment_errors(handler: Endpoint) -> Endpoint:
+    """``handler`` with its HTTP errors answered by :func:`error_answer`."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            return await handler(request)
+        except HTTPError as exc:
+            return error_answer(exc)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
 
 def _key(request: Request, data: Any) -> str | None:
-    key = basic_user(request)
+    # Beacons (RudderStack JS) cannot set headers: their key is in the query string.
+    key = basic_user(request) or request.query_params.get("writeKey") or None
     if key is None and isinstance(data, dict):
         wk = data.get("writeKey")
         key = wk if isinstance(wk, str) else None
@@ -37,7 +71,8 @@ def _answer(result: Any) -> JSONResponse:
 
 
 async def batch(request: Request) -> JSONResponse:
-    """``POST /v1/batch``: valid messages stored, invalid ones answered and quarantined."""
+    """``POST /v1/batch`` (also ``/v1/b`` and ``/beacon/v1/batch``): valid messages stored,
+    invalid ones answered and quarantined."""
     svc = services_of(request)
     received = now_us()
     data, project_id, size = await _read(request, svc)
@@ -75,9 +110,9 @@ def single(type_: str) -> Any:
 
 
 def routes() -> list[BaseRoute]:
-    out: list[BaseRoute] = [Route("/v1/batch", batch, methods=["POST"])]
+    out: list[BaseRoute] = [Route(path, segment_errors(batch), methods=["POST"]) for path in segment_paths.BATCH]
     for short, type_ in segment.SHORT_TYPES.items():
-        handler = single(type_)
+        handler = segment_errors(single(type_))
         out.append(Route(f"/v1/{type_}", handler, methods=["POST"]))
         out.append(Route(f"/v1/{short}", handler, methods=["POST"]))
     return out

@@ -1,16 +1,19 @@
 """The native format: Segment's tracking spec (identify, track, page, screen, group, alias).
 
 Well-known Segment and RudderStack clients send exactly this, so they work unchanged.
+Where RudderStack's clients differ from Segment's on the wire, both spellings are read:
+identify traits in ``context.traits`` (rudder-sdk-python, RudderStack JS v3) and the
+client time in ``originalTimestamp`` without a ``timestamp`` (RudderStack JS).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from threadline.collector.formats.common import (
     InvalidMessage,
     check_message,
-    content_hash,
     cookieless_id,
     event_time,
     shown,
@@ -86,6 +89,36 @@ def _obj_field(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def identify_traits(traits: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """An identify's traits: the top-level ``traits`` merged over ``context.traits``.
+
+    RudderStack's clients send identify traits only in ``context.traits``; Segment's at
+    the top level. Both are read, and the top level wins key by key when a client sends
+    both. Other message types keep ``context.traits`` as context only, as Segment does
+    (RudderStack JS repeats the user's traits there on every event).
+    """
+    nested = context.get("traits")
+    if not isinstance(nested, dict) or not nested:
+        return traits
+    return {**nested, **traits}
+
+
+def client_time(raw: dict[str, Any]) -> Any:
+    """The client's event time as sent: ``timestamp``, else ``originalTimestamp``
+    (RudderStack JS sends only the latter, with ``sentAt``; Segment's stored exports
+    carry both, with ``timestamp`` already corrected)."""
+    ts = raw.get("timestamp")
+    if ts is None or ts == "":
+        return raw.get("originalTimestamp")
+    return ts
+
+
+def server_message_id() -> str:
+    """A fresh id for a message sent without ``messageId``, as Segment assigns one: each
+    such message is stored (at least once); only a ``messageId`` makes a retry idempotent."""
+    return "s_" + uuid.uuid4().hex
+
+
 def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Message:
     """Validate and canonicalise one Segment-spec message."""
     if not isinstance(raw, dict):
@@ -97,6 +130,8 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     properties = _obj_field(raw, "properties")
     traits = _obj_field(raw, "traits")
     context = dict(_obj_field(raw, "context"))
+    if type_ == "identify":
+        traits = identify_traits(traits, context)
     event = raw.get("event")
     if type_ == "track" and (not isinstance(event, str) or not event.strip()):
         raise InvalidMessage("invalid_message", "a track message needs an event name")
@@ -119,7 +154,7 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     if type_ == "alias" and (previous is None or user is None):
         raise InvalidMessage("invalid_message", "an alias message needs previousId and userId")
     linked = junk.usable(context.get("linked_anonymous_id"))
-    ts, sent, notes = event_time(raw.get("timestamp"), raw.get("sentAt", batch_sent_at), info)
+    ts, sent, notes = event_time(client_time(raw), raw.get("sentAt", batch_sent_at), info)
 
     ctx_ip = context.get("ip")
     ip = ctx_ip if isinstance(ctx_ip, str) else info.ip
@@ -140,6 +175,11 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
     library = context.get("library")
     lib_name = library.get("name") if isinstance(library, dict) else None
     source = LIBRARY_SOURCES.get(lib_name, Source.NATIVE) if isinstance(lib_name, str) else Source.NATIVE
+    if raw_anon is None and raw_user is None and anon is None and source != Source.MIDDLEWARE:
+        # The Segment spec requires one of the two. Junk values ("undefined", "") are
+        # present and make a personless event instead; so do API calls without a user
+        # from Threadline's middleware (api.md's personless API calls, as on Moesif's route).
+        raise InvalidMessage("missing_id", "a message needs a userId or an anonymousId")
     extra = {k: v for k, v in raw.items() if k not in KNOWN}
     for k in ("integrations", "category", "channel"):
         if k in raw:
@@ -148,8 +188,7 @@ def parse_message(raw: Any, info: RequestInfo, batch_sent_at: Any = None) -> Mes
 
     message_id = _str_field(raw, "messageId")
     if not message_id:
-        canonical = {k: v for k, v in raw.items() if k not in ("sentAt", "receivedAt", "writeKey")}
-        message_id = "h_" + content_hash(canonical)
+        message_id = server_message_id()
     elif len(message_id) > 200:
         raise InvalidMessage("invalid_message", "messageId is longer than 200 characters")
 
