@@ -190,7 +190,7 @@ def _person_page(svc: Services, project: str, person_id: str) -> dict[str, Any] 
         events += page
         if not nxt:
             break
-        after = decode_cursor(nxt, (int, str))
+        after = decode_cursor(nxt, persons.TIMELINE_CURSOR)
     signup = next((i for i, e in enumerate(events) if e.get("user_id")), None)
     explain = explain_queries.explain(cur, project, ref)
     linked_by: dict[tuple[str, str], dict[str, Any]] = {}

@@ -10,7 +10,7 @@ from threadline.model import JSON
 from threadline.query.pagination import PageRequest, page
 from threadline.query.serialize import EVENT_COLUMNS, IdentInfo, event_json
 
-EVENTS_CURSOR = (int, str)  # (event time µs, message id)
+EVENTS_CURSOR = (int, int)  # (event time µs, ingest sequence), newest first
 
 
 def ident_info(cur: Any, project_id: str, iids: Iterable[int | None]) -> dict[int, IdentInfo]:
@@ -53,11 +53,11 @@ def list_events(cur: Any, project_id: str, req: PageRequest, *, type_: str | Non
         where.append("e.ts < make_timestamp(?)")
         params.append(end)
     if req.after is not None:
-        where.append("(e.ts < make_timestamp(?) OR (e.ts = make_timestamp(?) AND e.message_id < ?))")
+        where.append("(e.ts < make_timestamp(?) OR (e.ts = make_timestamp(?) AND e.seq < ?))")
         params += [req.after[0], req.after[0], req.after[1]]
     rows = cur.execute(
-        f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} "
-        "ORDER BY e.ts DESC, e.message_id DESC LIMIT ?", [*params, req.limit + 1]
+        f"SELECT {EVENT_COLUMNS}, e.seq FROM events e WHERE {' AND '.join(where)} "
+        "ORDER BY e.ts DESC, e.seq DESC LIMIT ?", [*params, req.limit + 1]
     ).fetchall()
-    items, cursor = page(rows, req, lambda r: (r[3], r[0]))
-    return hydrate(cur, project_id, items), cursor
+    items, cursor = page(rows, req, lambda r: (r[3], r[-1]))
+    return hydrate(cur, project_id, [r[:-1] for r in items]), cursor
