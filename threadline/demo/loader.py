@@ -49,10 +49,15 @@ def load_demo(store: DuckDBStore, days: int = 30, seed: int = 7, events: int = D
     return load_messages(store, generate(days=days, seed=seed, events=events), progress=progress)
 
 
-def load_demo_if_empty(services: Services) -> dict[str, int] | None:
-    """Load the demo when the default project has no events yet (``serve --demo``)."""
+def store_is_empty(services: Services) -> bool:
+    """Whether the default project has no events yet (the demo loads only then)."""
     row = services.store.read().execute(
         "SELECT count(*) FROM events WHERE project_id = ?", [DEFAULT_PROJECT]).fetchone()
-    if row and row[0]:
+    return not (row and row[0])
+
+
+def load_demo_if_empty(services: Services) -> dict[str, int] | None:
+    """Load the demo when the default project has no events yet (``serve --demo``)."""
+    if not store_is_empty(services):
         return None
     return load_demo(services.store)
