@@ -23,6 +23,7 @@ from threadline.dashboard import views as dashboard
 from threadline.errors import HTTPError
 from threadline.query import api as query_api
 from threadline.query.stream import Broadcaster
+from threadline.rejections import RejectionCounts, RejectionLog
 from threadline.services import Services
 from threadline.settings import Settings
 from threadline.storage.duckdb_store import DuckDBStore
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                             Exception: server_error},
     )
     app.state.services = svc
+    # Innermost, so it shares the router's scope and sees the matched route's template.
+    app.state.rejections = RejectionCounts()
+    app.add_middleware(RejectionLog, counts=app.state.rejections)
     app.add_middleware(CollectorCORS)
     app.add_middleware(usermaven_routes.DoubledSlash)
     return app

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from threadline.collector.http import JSONResponse, bearer_token
 from threadline.errors import HTTPError, forbidden, unauthorized
+from threadline.rejections import RejectionCounts
 from threadline.services import services_of
 
 
@@ -72,8 +73,19 @@ async def metrics(request: Request) -> Response:
         lines.append(f"threadline_commit_latency_ms_sum {st.commit_ms_total:.3f}")
         lines.append(f"threadline_commit_latency_ms_count {st.commits}")
         metric("threadline_commit_failures_total", "counter", "Failed write transactions.", st.failures)
+    rejections: RejectionCounts = request.app.state.rejections
+    lines.append("# HELP threadline_rejected_requests_total Requests answered 4xx, by route "
+                 "template (or bounded raw path of an unmatched request) and status.")
+    lines.append("# TYPE threadline_rejected_requests_total counter")
+    for route, status, count in rejections.snapshot():
+        lines.append(f'threadline_rejected_requests_total{{route="{_label(route)}",status="{status}"}} {count}')
     metric("threadline_stream_subscribers", "gauge", "Live stream clients.", svc.broadcaster.subscriber_count())
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def routes() -> list[BaseRoute]:

@@ -153,3 +153,24 @@ def test_a_stopped_server_withdraws_its_announcement(tmp_path: Path) -> None:
     assert not path.exists()
     # With the server gone, commands open the store themselves again.
     assert "project default" in tl("keys", "--data", str(srv.data_dir)).stdout
+
+
+def test_settings_show_the_running_servers_values(server: LiveServer) -> None:
+    out = tl("settings", "--data", str(server.data_dir)).stdout
+    assert f"the server running on {server.data_dir.resolve()} at {server.url}" in out
+    assert f"THREADLINE_PORT = {server.port}   (default 8750)" in out
+    assert "THREADLINE_DEMO = True" in out
+    assert announced(server)["secret_key"] not in out
+
+
+def test_a_second_demo_start_does_not_announce_a_demo_load(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    tl("demo", "--data", str(data), "--events", "500")
+    srv = start_server(data, extra_env={"THREADLINE_DEMO": "true"})
+    try:
+        log = srv.log()
+    finally:
+        srv.stop()
+    assert "Threadline is running at" in log
+    assert "Loading demo traffic" not in log and "demo skipped" not in log
+    assert "command line   : threadline person --user-id usr_dana --data" in log

@@ -31,6 +31,19 @@ def run(*args: str, env: dict[str, str] | None = None) -> str:
     return result.output
 
 
+def new_store(path: Path, env: dict[str, str] | None = None) -> str:
+    """An empty store in ``path``, as ``threadline serve`` leaves it on first start (only
+    serve and demo create stores); answers the path for ``--data``."""
+    from threadline.cli.local import open_store
+
+    keys = ENV if env is None else env
+    settings = Settings(data_dir=path, write_key=keys["THREADLINE_WRITE_KEY"] or None,
+                        secret_key=keys["THREADLINE_SECRET_KEY"] or None)
+    with open_store(settings, create=True):
+        pass
+    return str(path)
+
+
 def one_line_error(result: Result, code: int = 1) -> str:
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), result.exception
@@ -101,7 +114,7 @@ def test_export_parquet_and_jsonl_carry_resolved_person_ids(tmp_path: Path) -> N
 
 
 def test_import_is_idempotent_and_quarantines_bad_lines(tmp_path: Path) -> None:
-    data = str(tmp_path / "d")
+    data = new_store(tmp_path / "d")
     f = tmp_path / "events.jsonl"
     # No message ids, and half without a timestamp: only the content hash keeps a
     # second import from storing them again.
@@ -125,7 +138,7 @@ def test_import_is_idempotent_and_quarantines_bad_lines(tmp_path: Path) -> None:
 
 
 def test_segment_export_times_are_corrected_once(tmp_path: Path) -> None:
-    data = str(tmp_path / "d")
+    data = new_store(tmp_path / "d")
     f = tmp_path / "segment.json.gz"
     raw = [  # a client message as sent: timestamp is the device's clock, 5 s fast
         {"type": "track", "event": "Old", "userId": "seg-1", "messageId": "seg-m1", "projectId": "p", "version": 2,
@@ -145,7 +158,7 @@ def test_segment_export_times_are_corrected_once(tmp_path: Path) -> None:
 
 
 def test_keys_rotate_keeps_the_old_keys_valid_for_the_grace_period(tmp_path: Path) -> None:
-    data = str(tmp_path / "d")
+    data = new_store(tmp_path / "d", NO_KEYS)
     listing = run("keys", "--data", data, env=NO_KEYS)
     old = {line.split()[0]: line.split()[1] for line in listing.splitlines()[1:]}
     assert old["write"].startswith("wk_") and old["secret"].startswith("sk_")
@@ -163,7 +176,7 @@ def test_keys_rotate_keeps_the_old_keys_valid_for_the_grace_period(tmp_path: Pat
 
 
 def test_projects_create_list_and_set(tmp_path: Path) -> None:
-    data = str(tmp_path / "d")
+    data = new_store(tmp_path / "d")
     out = run("projects", "create", "Mobile App", "--data", data)
     assert "project    mobile-app" in out and "wk_" in out and "sk_" in out
     assert "project 'mobile-app' exists" in one_line_error(invoke("projects", "create", "Mobile App", "--data", data))
@@ -186,7 +199,7 @@ def test_projects_create_list_and_set(tmp_path: Path) -> None:
 
 
 def test_unknown_person_is_a_clear_error(tmp_path: Path) -> None:
-    result = invoke("person", "--user-id", "nobody", "--data", str(tmp_path / "d"))
+    result = invoke("person", "--user-id", "nobody", "--data", new_store(tmp_path / "d"))
     text = one_line_error(result)
     assert "404" in text and "nobody" in text and len(text.strip().splitlines()) == 1
 

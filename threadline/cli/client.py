@@ -2,8 +2,9 @@
 
 A command talks to a server when one is named (``--url`` and ``--key``) or runs on the
 data directory (DuckDB lets one process hold the store, so a second process must go
-through the server). Otherwise it opens the store in-process and speaks to the same
-application through Starlette's in-process client, so both paths run the same code.
+through the server). Otherwise it opens the data directory's existing store in-process
+and speaks to the same application through Starlette's in-process client, so both paths
+run the same code. Only ``serve`` and ``demo`` create a store.
 """
 
 from __future__ import annotations
@@ -90,15 +91,20 @@ class Api:
     def post(self, path: str, body: Any, **kw: Any) -> Any:
         return self.request("POST", path, json=body, **kw)
 
-    def ingest(self, batch: list[Any]) -> dict[str, Any]:
-        """``POST /v1/batch`` with the secret key: ``{"accepted", "duplicates", "rejected"}``."""
-        out: dict[str, Any] = self.post("/v1/batch", {"batch": batch}, auth=(self.secret_key, ""))
+    def ingest(self, batch: list[Any], lines: list[int] | None = None) -> dict[str, Any]:
+        """``POST /v1/batch`` with the secret key: ``{"accepted", "duplicates", "rejected"}``.
+        With ``lines`` (the file line of each item), rejects are quarantined and answered
+        under their line numbers (``collector/import_lines``)."""
+        headers = {"X-Threadline-Import-Lines": ",".join(map(str, lines))} if lines else {}
+        out: dict[str, Any] = self.post("/v1/batch", {"batch": batch}, auth=(self.secret_key, ""),
+                                        headers=headers)
         return out
 
 
 @contextmanager
-def api(target: Target) -> Iterator[Api]:
-    """An :class:`Api` for ``target`` (see the module doc)."""
+def api(target: Target, *, create: bool = False) -> Iterator[Api]:
+    """An :class:`Api` for ``target`` (see the module doc). Without a server, the data
+    directory must hold a store unless ``create`` (``demo`` only): see ``local.require_store``."""
     server = target.server()
     if server is not None:
         with httpx.Client(base_url=server.url, timeout=120,
@@ -114,9 +120,12 @@ def api(target: Target) -> Iterator[Api]:
         from starlette.testclient import TestClient
 
     from threadline.app import create_app, open_services
+    from threadline.cli.local import require_store
     from threadline.errors import StoreError
 
     settings = target.settings
+    if not create:
+        require_store(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         services = open_services(settings)

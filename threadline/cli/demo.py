@@ -9,6 +9,7 @@ from rich.progress import Progress
 
 from threadline.cli import ui
 from threadline.cli.client import Target, api, target_options
+from threadline.cli.hints import cli_command
 from threadline.demo.generator import DEFAULT_EVENTS
 
 
@@ -45,11 +46,11 @@ def demo(data_dir: Path | None, url: str | None, key: str | None, days: int, eve
             from threadline.cli.local import open_store
             from threadline.demo.loader import load_messages
 
-            with open_store(target.settings) as store:
+            with open_store(target.settings, create=True) as store:
                 totals = load_messages(store, messages, progress=lambda n: progress.advance(task, n))
     click.echo(f"demo: {totals['accepted']} events stored, {totals['duplicates']} already there"
                + (f", {totals['rejected']} rejected" if totals.get("rejected") else ""))
-    click.echo("try: threadline person --user-id usr_dana" + _where(data_dir, url))
+    click.echo(f"try: {cli_command()} person --user-id usr_dana" + _where(data_dir, url))
 
 
 def _where(data_dir: Path | None, url: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,7 @@ def _line(number: int, raw: bytes, fmt: str) -> Line:
     if not isinstance(value, dict):
         return Line(number, value, "not a JSON object")
     try:
-        return Line(number, to_message(value, fmt))
+        return Line(number, to_message(value, fmt, number))
     except InvalidMessage:
         # The server gives the reason and quarantines it, like any bad message.
         return Line(number, value)
@@ -74,20 +75,23 @@ def _raw_text(raw: bytes) -> str:
     return text if len(text) <= RAW_KEEP else text[:RAW_KEEP] + "…"
 
 
-def to_message(value: dict[str, Any], fmt: str) -> dict[str, Any]:
+def to_message(value: dict[str, Any], fmt: str, line: int = 0) -> dict[str, Any]:
     """A message ready for ``/v1/batch``.
 
-    A line without ``messageId`` gets the collector's fallback id, a hash of the message
-    as sent here (receipt time excluded), so importing the same file again stores
-    nothing twice. Clock skew is corrected here with the line's own ``receivedAt`` (the import's receipt
-    time would be wrong), and ``sentAt`` dropped. Segment's stored messages carry the
-    client's time in ``originalTimestamp`` and an already-corrected ``timestamp``, which
-    is then kept as it is.
+    A row of ``threadline export --format jsonl`` (the events API shape) is turned back
+    into the Segment-spec message it was stored from (see :func:`from_export`). A line
+    without ``messageId`` gets :func:`line_message_id`, so importing the same file again
+    stores nothing twice. Clock skew is corrected here with the line's own ``receivedAt``
+    (the import's receipt time would be wrong), and ``sentAt`` dropped. Segment's stored
+    messages carry the client's time in ``originalTimestamp`` and an already-corrected
+    ``timestamp``, which is then kept as it is.
     """
-    msg = dict(value)
+    msg = from_export(value) if fmt == "jsonl" and is_export_row(value) else dict(value)
     if fmt == "segment":
         for k in SEGMENT_ONLY:
             msg.pop(k, None)
+    if msg.get("messageId") in (None, ""):
+        msg["messageId"] = line_message_id(line, value)
     ts, sent = parse_time(msg.get("timestamp")), parse_time(msg.get("sentAt"), "sentAt")
     received = parse_time(msg.get("receivedAt"), "receivedAt")
     corrected = msg.get("originalTimestamp") not in (None, "")
@@ -96,6 +100,57 @@ def to_message(value: dict[str, Any], fmt: str) -> dict[str, Any]:
     elif ts is None and received is not None:
         msg["timestamp"] = _iso(received)
     msg.pop("sentAt", None)
+    return msg
+
+
+def line_message_id(line: int, value: Any) -> str:
+    """The message id of a line that has none: a hash of its line number and its content.
+
+    Re-importing the file (or a copy, or the same file grown by appended lines) gives
+    every line the same id again, so nothing is stored twice; two identical lines of one
+    file are two events. The id never depends on when the import ran, unlike an id the
+    collector would assign.
+    """
+    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return "imp_" + hashlib.sha256(f"{line}:".encode() + canonical).hexdigest()[:32]
+
+
+EXPORT_KEYS = frozenset({"id", "type", "timestamp", "received_at", "person_id", "company_ids"})
+
+
+def is_export_row(value: dict[str, Any]) -> bool:
+    """Whether ``value`` is a row of ``threadline export`` (the events API shape)."""
+    return "messageId" not in value and value.keys() >= EXPORT_KEYS
+
+
+def from_export(row: dict[str, Any]) -> dict[str, Any]:
+    """The Segment-spec message an exported event was stored from: the same message id,
+    identifiers, time, properties and context; identify traits, the group's company id
+    and traits, the alias's previous id. The exported person id is not sent: identity
+    is resolved again from the same evidence, which gives the same persons."""
+    type_ = row.get("type")
+    msg: dict[str, Any] = {"type": type_, "messageId": row.get("id"), "timestamp": row.get("timestamp")}
+    for src, dst in (("anonymous_id", "anonymousId"), ("user_id", "userId")):
+        if row.get(src) is not None:
+            msg[dst] = row[src]
+    for k in ("properties", "context"):
+        if row.get(k):
+            msg[k] = row[k]
+    if type_ == "track":
+        msg["event"] = row.get("event")
+    elif type_ in ("page", "screen") and row.get("event") is not None:
+        msg["name"] = row["event"]
+    elif type_ == "identify" and row.get("traits"):
+        msg["traits"] = row["traits"]
+    elif type_ == "alias" and row.get("previous_id") is not None:
+        msg["previousId"] = row["previous_id"]
+    elif type_ == "group":
+        companies = row.get("company_ids") or []
+        if companies:
+            msg["groupId"] = companies[0]  # the group call's own company comes first
+            traits = (row.get("company_traits") or {}).get(companies[0])
+            if traits:
+                msg["traits"] = traits
     return msg
 
 
@@ -123,11 +178,12 @@ class Batcher:
     def send(self) -> None:
         if not self.lines:
             return
-        out = self.client.ingest([line.item for line in self.lines])
+        by_number = {line.number: line for line in self.lines}
+        out = self.client.ingest([line.item for line in self.lines], [line.number for line in self.lines])
         self.totals["accepted"] += out["accepted"]
         self.totals["duplicates"] += out["duplicates"]
         for r in out["rejected"]:
-            line = self.lines[r["index"]]
+            line = by_number[r["index"]]  # the server answers with the file line numbers sent
             self.totals["rejected"] += 1
             self.bad.append(f"line {line.number}: {line.error or r['code'] + ': ' + r['reason']}")
         self.lines, self.size = [], 0

@@ -28,10 +28,12 @@ def quarantine(code: str | None, limit: int, as_json: bool, data_dir: Path | Non
             click.echo(orjson.dumps(r).decode())
         return
     table = Table(title=f"quarantine (newest first, {len(rows)} shown)", title_justify="left")
-    for col in ("received", "source", "index", "code", "reason", "body"):
+    for col in ("received", "source", "where", "code", "reason", "body"):
         table.add_column(col, overflow="fold")
     for r in rows:
         body = r["body"] if isinstance(r["body"], str) else orjson.dumps(r["body"]).decode()
-        table.add_row(r["received_at"][:19].replace("T", " "), r["source"], str(r["index"]), r["code"],
+        # An import's rejects are kept under their file line; others under the request index.
+        where = f"line {r['index']}" if r["source"] == "import" else f"item {r['index']}"
+        table.add_row(r["received_at"][:19].replace("T", " "), r["source"], where, r["code"],
                       escape(r["reason"]), escape(body[:120] + ("…" if len(body) > 120 else "")))
     ui.console().print(table)

@@ -22,15 +22,26 @@ class RunningServer:
     secret_key: str
 
 
-def announce(data_dir: Path, url: str, secret_key: str, pid: int | None = None) -> Path:
-    """Write ``server.json``: ``{"url", "pid", "secret_key"}`` (owner-only: it holds the
-    default project's secret key, which CLI commands use while the server holds the
-    store). Replaced atomically, so a reader never sees half a file."""
+def announce(data_dir: Path, url: str, secret_key: str, pid: int | None = None,
+             settings: dict[str, str] | None = None) -> Path:
+    """Write ``server.json``: ``{"url", "pid", "secret_key", "settings"}`` (owner-only: it
+    holds the default project's secret key, which CLI commands use while the server holds
+    the store; ``settings`` are the server's settings in effect, secrets masked, for
+    ``threadline settings``). Replaced atomically, so a reader never sees half a file.
+    Without ``settings``, those of the same process's earlier announcement are kept."""
     path = data_dir / SERVER_FILE
+    pid = os.getpid() if pid is None else pid
+    if settings is None:
+        before = read_announcement(data_dir) or {}
+        kept = before.get("settings") if before.get("pid") == pid else None
+        settings = kept if isinstance(kept, dict) else None
+    body: dict[str, Any] = {"url": url, "pid": pid, "secret_key": secret_key}
+    if settings is not None:
+        body["settings"] = settings
     tmp = path.with_name(SERVER_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": url, "pid": os.getpid() if pid is None else pid, "secret_key": secret_key}, f)
+        json.dump(body, f)
     os.chmod(tmp, 0o600)  # O_CREAT's mode only applies to a new file
     tmp.replace(path)
     return path

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from threadline.cli.hints import cli_command
 from threadline.cli.running import announce
+from threadline.cli.settings_doc import shown_values
 from threadline.settings import Settings
 
 
@@ -39,11 +41,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
         raise click.ClickException(str(exc)) from exc
     keys = services.store.ensure_default_project(settings.write_key, settings.secret_key)
     if settings.demo:
-        from threadline.demo import load_demo_if_empty
+        from threadline.demo import load_demo_if_empty, store_is_empty
 
-        click.echo("Loading demo traffic (first start only)...")
-        loaded = load_demo_if_empty(services)
-        click.echo(f"  {loaded['accepted']} demo events stored" if loaded else "  the store has events; demo skipped")
+        if store_is_empty(services):
+            click.echo("Loading demo traffic (first start only)...")
+            loaded = load_demo_if_empty(services)
+            click.echo(f"  {loaded['accepted'] if loaded else 0} demo events stored")
     url = f"http://{settings.host if settings.host not in ('0.0.0.0', '::') else '127.0.0.1'}:{settings.port}"
     click.echo(f"Threadline is running at {url}")
     click.echo(f"  data directory : {settings.data_dir.resolve()}")
@@ -52,6 +55,14 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     click.echo(f"  secret key     : {keys['secret_key']}   (query API and server-side ingest)")
     click.echo(f"  dashboard      : {url}/   (sign in with the secret key)")
     click.echo(f"  API reference  : {url}/api/v1/openapi.json")
+    cmd = cli_command()
+    # Other commands find ./threadline-data by themselves; any other directory must be named.
+    default = settings.data_dir.resolve() == Path("threadline-data").resolve()
+    data_arg = "" if default else f" --data {settings.data_dir}"
+    click.echo(f"  command line   : {cmd} person --user-id usr_dana{data_arg}"
+               if settings.demo else f"  command line   : {cmd} --help")
+    if cmd != "threadline":
+        click.echo(f"                   (from this folder; or `source {Path(cmd).parent}/activate` first)")
     app = create_app(settings, services)
     # Ingest allocates many short-lived objects; the default collector thresholds make
     # Python rescan the long-lived identity graph far too often. Freeze what start-up
@@ -62,7 +73,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     # The event loop and the writer thread share the GIL; a shorter switch interval keeps
     # the loop from waiting up to 5 ms behind the writer's Python work.
     sys.setswitchinterval(0.001)
-    marker = announce(settings.data_dir, url, str(keys["secret_key"]))
+    marker = announce(settings.data_dir, url, str(keys["secret_key"]), settings=shown_values(settings))
     try:
         run_uvicorn(app, settings, on_exit=lambda: _withdraw(marker))
     finally:

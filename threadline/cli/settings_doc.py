@@ -7,9 +7,12 @@ writes it), and a test keeps the two equal.
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 import click
 
+from threadline.cli.client import data_option
+from threadline.cli.running import read_announcement, running_server
 from threadline.settings import Settings
 
 SECRETS = ("THREADLINE_WRITE_KEY", "THREADLINE_SECRET_KEY", "THREADLINE_ADMIN_TOKEN")
@@ -44,17 +47,32 @@ def _default(default: str) -> str:
     return "unset" if default == "None" else "empty" if default == "" else f"`{default}`"
 
 
+def shown_values(settings: Settings) -> dict[str, str]:
+    """Every setting's value as ``threadline settings`` shows it, secrets as ``(set)``."""
+    values = {f"THREADLINE_{f.name.upper()}": getattr(settings, f.name) for f in fields(settings)}
+    return {name: "(set)" if name in SECRETS and values.get(name) else str(values.get(name))
+            for name, _, _ in Settings.describe()}
+
+
 @click.command("settings")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the reference page (docs/settings.md).")
-def settings_command(as_markdown: bool) -> None:
-    """Show every server setting with the value in effect here (from THREADLINE_*)."""
+@data_option
+def settings_command(as_markdown: bool, data_dir: Path | None) -> None:
+    """Show every server setting with the value in effect: that of the server running on
+    the data directory when there is one (its --port, --host... included), else the
+    values THREADLINE_* give here."""
     if as_markdown:
         click.echo(markdown(), nl=False)
         return
-    current = Settings.from_env()
-    values = {f"THREADLINE_{f.name.upper()}": getattr(current, f.name) for f in fields(current)}
+    current = Settings.from_env(data_dir=data_dir)
+    shown = shown_values(current)
+    server = running_server(current.data_dir)
+    announced = (read_announcement(current.data_dir) or {}).get("settings") if server else None
+    if server is not None and isinstance(announced, dict):
+        click.echo(f"# the server running on {current.data_dir.resolve()} at {server.url}")
+        shown = {name: str(announced.get(name, value)) for name, value in shown.items()}
+    else:
+        click.echo(f"# no server runs on {current.data_dir.resolve()}: the values THREADLINE_* give here")
     for name, default, _ in Settings.describe():
-        value = values.get(name)
-        shown = "(set)" if name in SECRETS and value else str(value)
-        mark = "" if shown == default else "   (default " + default + ")"
-        click.echo(f"{name} = {shown}{mark}")
+        mark = "" if shown[name] == default else "   (default " + default + ")"
+        click.echo(f"{name} = {shown[name]}{mark}")

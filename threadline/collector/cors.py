@@ -8,14 +8,22 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from threadline.collector import segment_paths
+# Collector paths only, matched whole, so the query API (``/api/v1/events``,
+# ``/api/v1/persons``...) never answers cross-origin: it is read with a secret key and
+# must not echo an arbitrary Origin with credentials. Native and Moesif ``/v1/...``
+# (including the short ``/v1/b``), ``/beacon/v1/batch``, the settings documents
+# ``/v1/projects/{key}/settings`` and ``/sourceConfig``, Usermaven ``/api/v1/event``,
+# ``/api/v1/s2s/event[/]`` and ``/api.xxxxx`` (also with a doubled leading slash), and
+# the tracker script.
+COLLECTOR_PATH = re.compile(
+    r"^/{1,2}(?:v1/[A-Za-z0-9_./-]+|beacon/v1/batch|sourceConfig/?|api/v1/event|"
+    r"api/v1/s2s/event/?|api\.[A-Za-z0-9]{1,32}|t\.js)$"
+)
 
-# Collector paths: native /v1/*, Usermaven /api/v1/event, /api/v1/s2s/..., /api.xxxxx
-# (also with a doubled leading slash), the tracker script, and the Segment-compatible
-# paths outside /v1/ (RudderStack JS's beacon batch and source config).
-COLLECTOR_PATH = re.compile(r"^/{1,2}(v1/|api/v1/event|api/v1/s2s/|api\.[A-Za-z0-9]+|t\.js|"
-                            + "|".join(re.escape(p.lstrip("/")) for p in segment_paths.OUTSIDE_V1)
-                            + ")")
+
+def is_collector_path(path: str) -> bool:
+    """Whether ``path`` is one of the collector's (ingest, settings, tracker) paths."""
+    return COLLECTOR_PATH.match(path) is not None
 
 
 class CollectorCORS:
@@ -26,7 +34,7 @@ class CollectorCORS:
         self.max_age = str(max_age)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not COLLECTOR_PATH.match(scope["path"]):
+        if scope["type"] != "http" or not is_collector_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = {k.lower(): v for k, v in scope["headers"]}

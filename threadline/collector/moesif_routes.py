@@ -16,8 +16,14 @@ from starlette.routing import BaseRoute, Route
 from threadline.collector.formats import moesif
 from threadline.collector.formats.common import InvalidMessage
 from threadline.collector.http import JSONResponse, parse_json, read_body
+from threadline.collector.moesif_browser import (
+    BrowserMemory,
+    link_companies,
+    place_actions,
+    sessions_of,
+)
 from threadline.errors import HTTPError, bad_request
-from threadline.model import Source
+from threadline.model import Parsed, Source
 from threadline.services import services_of
 from threadline.storage.duckdb_store import now_us
 
@@ -54,6 +60,8 @@ def endpoint(parse_one: moesif.Parser, batch: bool, name: str) -> Any:
             parsed = moesif.parse_many(data, info, source, parse_one, batch)
         except InvalidMessage as exc:
             raise bad_request(exc.reason, "invalid_body") from None
+        if source == Source.MOESIF_BROWSER:
+            parsed = _browser_hints(request, name, project_id, (info.ip, info.user_agent), data, parsed)
         await svc.ingestor.submit(project_id, parsed, received, source)
         if not batch and parsed.rejected:
             rej = parsed.rejected[0]
@@ -63,6 +71,23 @@ def endpoint(parse_one: moesif.Parser, batch: bool, name: str) -> Any:
     handle.__name__ = name
     handle.__doc__ = f"``POST`` Moesif {name.replace('_', ' ')}."
     return handle
+
+
+def _browser_hints(request: Request, name: str, project_id: str, client: tuple[str, str], data: Any,
+                   parsed: Parsed) -> Parsed:
+    """What browser-js leaves out, filled in from the same browser's recent identify:
+    the member of an identifyCompany, the place of time-less batched actions."""
+    memory: BrowserMemory | None = getattr(request.app.state, "moesif_browsers", None)
+    if memory is None:
+        memory = request.app.state.moesif_browsers = BrowserMemory()
+    kind = name.removesuffix("_batch")
+    if kind == "users":
+        memory.note(project_id, client, parsed, sessions_of(data, parsed))
+    elif kind == "companies":
+        parsed = link_companies(memory, project_id, client, parsed, sessions_of(data, parsed))
+    elif kind == "actions":
+        parsed = place_actions(memory, project_id, parsed)
+    return parsed
 
 
 async def config(request: Request) -> JSONResponse:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from threadline.collector import segment_paths
+from threadline.collector import import_lines
 from threadline.collector.formats import segment
 from threadline.collector.formats.common import InvalidMessage
 from threadline.collector.http import JSONResponse, basic_user, parse_json, read_body
@@ -81,7 +82,11 @@ async def batch(request: Request) -> JSONResponse:
         parsed = segment.parse_batch(data, info)
     except InvalidMessage as exc:
         raise bad_request(exc.reason, "invalid_body") from None
-    result = await svc.ingestor.submit(project_id, parsed, received, Source.NATIVE)
+    lines = import_lines.line_numbers(request.headers, len(data["batch"]))
+    if lines is not None:  # ``threadline import``: rejects are named by their file line
+        parsed = import_lines.by_line(parsed, lines)
+    result = await svc.ingestor.submit(project_id, parsed, received,
+                                       Source.NATIVE if lines is None else Source.IMPORT)
     return _answer(result)
 
 

@@ -1,8 +1,9 @@
 """Dashboard sessions and CSRF tokens.
 
-A session is a signed cookie naming the project and a fingerprint of the secret key the
-user signed in with; it lasts 12 hours and ends early when that key stops being valid
-(rotation, expiry). Every form carries a CSRF token derived from the session, and every
+A session is a signed cookie naming a server-side session (``session_store``), the
+project and a fingerprint of the secret key the user signed in with; it lasts 12 hours
+and ends early at logout (the server-side record is deleted) or when that key stops
+being valid (rotation, expiry). Every form carries a CSRF token derived from the session, and every
 POST must also come from the dashboard's own origin.
 """
 
@@ -44,8 +45,9 @@ def key_fingerprint(secret_key: str) -> str:
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in user: the project and the fingerprint of the key used."""
+    """A signed-in user: the server-side session id, the project and the key's fingerprint."""
 
+    session_id: str
     project_id: str
     key_fp: str
     expires: int
@@ -61,9 +63,10 @@ class Signer:
     def _mac(self, data: bytes) -> str:
         return hmac.new(self.secret, data, hashlib.sha256).hexdigest()
 
-    def issue(self, project_id: str, secret_key: str) -> str:
+    def issue(self, session_id: str, project_id: str, key_fp: str) -> str:
+        """The cookie value of a session recorded server-side under ``session_id``."""
         body = base64.urlsafe_b64encode(orjson.dumps(
-            {"p": project_id, "k": key_fingerprint(secret_key), "e": int(time.time()) + LIFETIME_S}
+            {"s": session_id, "p": project_id, "k": key_fp, "e": int(time.time()) + LIFETIME_S}
         )).decode()
         return f"{body}.{self._mac(body.encode())}"
 
@@ -75,7 +78,7 @@ class Signer:
             return None
         try:
             data = orjson.loads(base64.urlsafe_b64decode(body))
-            session = Session(str(data["p"]), str(data["k"]), int(data["e"]), cookie)
+            session = Session(str(data["s"]), str(data["p"]), str(data["k"]), int(data["e"]), cookie)
         except (ValueError, KeyError, TypeError):
             return None
         return session if session.expires > time.time() else None

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from threadline.dashboard import funnel_form
+from threadline.dashboard import funnel_form, session_store
 from threadline.dashboard.session import (
     COOKIE,
     LIFETIME_S,
@@ -52,11 +52,14 @@ def _signer(request: Request) -> Signer:
 
 
 def _session(request: Request) -> Session | None:
-    """The signed-in session, if its key is still one of the project's valid secret keys."""
+    """The signed-in session: recorded server-side (not logged out), and its key still one
+    of the project's valid secret keys."""
     session = _signer(request).read(request.cookies.get(COOKIE))
     if session is None:
         return None
     store = services_of(request).store
+    if not session_store.session_alive(store, session.session_id, session.project_id, session.key_fp):
+        return None
     valid = [k for k in store.keys_of(session.project_id) if k["kind"] == "secret"
              and (k["expires_at"] is None or k["expires_at"] > dt.datetime.now(dt.UTC).replace(tzinfo=None))]
     if not any(hmac.compare_digest(key_fingerprint(k["key"]), session.key_fp) for k in valid):
@@ -94,31 +97,51 @@ async def _form(request: Request, session: Session) -> dict[str, str]:
 
 
 async def login(request: Request) -> Response:
-    """Sign in with a project's secret key."""
+    """Sign in with a project's secret key; a client with too many failed attempts is
+    answered 429 with ``Retry-After`` (even for the right key, so guessing stops)."""
     if request.method == "GET":
         return _render(request, "login.html", None, next=request.query_params.get("next", "/"))
     origin = request.headers.get("origin") or ""
     if origin and urlsplit(origin).netloc != request.url.netloc:
         raise HTTPError(403, "forbidden", "cross-site form post refused")
+    svc = services_of(request)
+    client = svc.proxies.client_ip(request)
     form = await request.form()
     key = str(form.get("secret_key", "")).strip()
     nxt = str(form.get("next", "/"))
     if not nxt.startswith("/") or nxt.startswith("//"):
         nxt = "/"
-    info = services_of(request).store.auth(key) if key else None
+    limit = await run_in_threadpool(session_store.login_limit, svc.store, client)
+    if not limit.allowed:
+        minutes = max(1, round(limit.retry_after_s / 60))
+        page = _render(request, "login.html", None, status=429, next=nxt,
+                       error=f"Too many failed sign-ins from your address. Try again in about {minutes} "
+                             f"minute{'s' if minutes > 1 else ''}.")
+        page.headers["Retry-After"] = str(limit.retry_after_s)
+        return page
+    info = svc.store.auth(key) if key else None
     if info is None or info.kind != "secret":
-        return _render(request, "login.html", None, status=401, next=nxt,
-                       error="That is not a valid secret key (sk_…). The write key cannot open the dashboard.")
+        await run_in_threadpool(session_store.record_failure, svc.store, client)
+        error = ("That is the project's write key (wk_…): it only sends events. Sign in with the "
+                 "secret key (sk_…)." if info is not None else
+                 "That is not a valid secret key (sk_…) of any project. Use the secret key printed "
+                 "by threadline serve or threadline keys.")
+        return _render(request, "login.html", None, status=401, next=nxt, error=error)
+    fp = key_fingerprint(key)
+    session_id = await run_in_threadpool(session_store.new_session, svc.store, info.project_id, fp,
+                                         LIFETIME_S)
     response = RedirectResponse(nxt, status_code=303)
-    response.set_cookie(COOKIE, _signer(request).issue(info.project_id, key), max_age=LIFETIME_S,
+    response.set_cookie(COOKIE, _signer(request).issue(session_id, info.project_id, fp), max_age=LIFETIME_S,
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 
 
 async def logout(request: Request) -> Response:
+    """End the session server-side (its cookie stops working everywhere) and clear it."""
     session = _session(request)
     if session is not None:
         await _form(request, session)
+        await run_in_threadpool(session_store.end_session, services_of(request).store, session.session_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -190,7 +213,7 @@ def _person_page(svc: Services, project: str, person_id: str) -> dict[str, Any] 
         events += page
         if not nxt:
             break
-        after = decode_cursor(nxt, (int, str))
+        after = decode_cursor(nxt, persons.TIMELINE_CURSOR)
     signup = next((i for i, e in enumerate(events) if e.get("user_id")), None)
     explain = explain_queries.explain(cur, project, ref)
     linked_by: dict[tuple[str, str], dict[str, Any]] = {}

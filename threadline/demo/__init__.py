@@ -10,11 +10,11 @@ from typing import Any
 
 from threadline.demo.generator import DEFAULT_EVENTS, generate
 
-__all__ = ["DEFAULT_EVENTS", "generate", "load_demo", "load_demo_if_empty"]
+__all__ = ["DEFAULT_EVENTS", "generate", "load_demo", "load_demo_if_empty", "store_is_empty"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load_demo", "load_demo_if_empty"):
+    if name in ("load_demo", "load_demo_if_empty", "store_is_empty"):
         from threadline.demo import loader
 
         return getattr(loader, name)

@@ -49,10 +49,10 @@ def load_demo(store: DuckDBStore, days: int = 30, seed: int = 7, events: int = D
     return load_messages(store, generate(days=days, seed=seed, events=events), progress=progress)
 
 
-def load_demo_if_empty(services: Services) -> dict[str, int] | None:
-    """Load the demo when the default project has no events yet (``serve --demo``)."""
-    # A cursor of its own, closed before the load: the thread's shared read cursor would
-    # keep this query's snapshot through the whole load, and the FORCE CHECKPOINT that
+def store_is_empty(services: Services) -> bool:
+    """Whether the default project has no events yet (the demo loads only then)."""
+    # A cursor of its own, closed at once: the thread's shared read cursor would keep
+    # this query's snapshot through the whole load, and the FORCE CHECKPOINT that
     # closing the store runs then spins for minutes, so the server never exits on SIGTERM.
     cur = services.store.cursor()
     try:
@@ -60,6 +60,11 @@ def load_demo_if_empty(services: Services) -> dict[str, int] | None:
             "SELECT count(*) FROM events WHERE project_id = ?", [DEFAULT_PROJECT]).fetchone()
     finally:
         cur.close()
-    if row and row[0]:
+    return not (row and row[0])
+
+
+def load_demo_if_empty(services: Services) -> dict[str, int] | None:
+    """Load the demo when the default project has no events yet (``serve --demo``)."""
+    if not store_is_empty(services):
         return None
     return load_demo(services.store)

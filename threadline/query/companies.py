@@ -20,7 +20,7 @@ from threadline.query.traits import company_name, company_traits
 
 COMPANIES_CURSOR = (int, str)  # (last seen µs, company id), newest first
 MEMBERS_CURSOR = (int, str)  # (member since µs, person id)
-TIMELINE_CURSOR = (int, str)  # (event time µs, message id)
+TIMELINE_CURSOR = (int, int)  # (event time µs, ingest sequence), as the person timeline
 
 
 def membership_sql(one: bool) -> str:
@@ -147,13 +147,13 @@ def timeline(cur: Any, project_id: str, company_id: str,
     params: dict[str, Any] = {"project": project_id, "company": company_id, "n": req.limit + 1}
     after = ""
     if req.after is not None:
-        after = "WHERE ts > make_timestamp($t) OR (ts = make_timestamp($t) AND message_id > $mid)"
-        params |= {"t": req.after[0], "mid": req.after[1]}
+        after = "WHERE ts > make_timestamp($t) OR (ts = make_timestamp($t) AND seq > $seq)"
+        params |= {"t": req.after[0], "seq": req.after[1]}
     rows = cur.execute(
-        f"WITH {company_events_sql(True)}, "
-        f"pg AS (SELECT rid, ts, message_id FROM cev {after} ORDER BY ts, message_id LIMIT $n) "
-        f"SELECT {EVENT_COLUMNS} FROM events e JOIN pg ON e.rowid = pg.rid "
-        "WHERE e.project_id = $project ORDER BY e.ts, e.message_id", params,
+        f"WITH {company_events_sql(True, 'e.rowid AS rid, e.ts, e.seq')}, "
+        f"pg AS (SELECT rid, ts, seq FROM cev {after} ORDER BY ts, seq LIMIT $n) "
+        f"SELECT {EVENT_COLUMNS}, e.seq FROM events e JOIN pg ON e.rowid = pg.rid "
+        "WHERE e.project_id = $project ORDER BY e.ts, e.seq", params,
     ).fetchall()
-    items, cursor = page(rows, req, lambda r: (r[3], r[0]))
-    return hydrate(cur, project_id, items), cursor
+    items, cursor = page(rows, req, lambda r: (r[3], r[-1]))
+    return hydrate(cur, project_id, [r[:-1] for r in items]), cursor

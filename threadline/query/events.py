@@ -8,9 +8,9 @@ from typing import Any
 
 from threadline.model import JSON
 from threadline.query.pagination import PageRequest, page
-from threadline.query.serialize import EVENT_COLUMNS, IdentInfo, event_json
+from threadline.query.serialize import EVENT_COLUMNS, IdentInfo, event_json, loads
 
-EVENTS_CURSOR = (int, str)  # (event time µs, message id)
+EVENTS_CURSOR = (int, int)  # (event time µs, ingest sequence), newest first
 
 
 def ident_info(cur: Any, project_id: str, iids: Iterable[int | None]) -> dict[int, IdentInfo]:
@@ -53,11 +53,34 @@ def list_events(cur: Any, project_id: str, req: PageRequest, *, type_: str | Non
         where.append("e.ts < make_timestamp(?)")
         params.append(end)
     if req.after is not None:
-        where.append("(e.ts < make_timestamp(?) OR (e.ts = make_timestamp(?) AND e.message_id < ?))")
+        where.append("(e.ts < make_timestamp(?) OR (e.ts = make_timestamp(?) AND e.seq < ?))")
         params += [req.after[0], req.after[0], req.after[1]]
     rows = cur.execute(
-        f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} "
-        "ORDER BY e.ts DESC, e.message_id DESC LIMIT ?", [*params, req.limit + 1]
+        f"SELECT {EVENT_COLUMNS}, e.traits, e.previous_id, e.seq FROM events e WHERE {' AND '.join(where)} "
+        "ORDER BY e.ts DESC, e.seq DESC LIMIT ?", [*params, req.limit + 1]
     ).fetchall()
-    items, cursor = page(rows, req, lambda r: (r[3], r[0]))
-    return hydrate(cur, project_id, items), cursor
+    items, cursor = page(rows, req, lambda r: (r[3], r[-1]))
+    out = hydrate(cur, project_id, [r[:-3] for r in items])
+    company_traits = _company_traits(cur, project_id, [e["id"] for e in out])
+    # What a re-import needs beyond the timeline shape (``threadline export`` writes it):
+    # identify traits, the alias's previous id, the company traits a group call set.
+    for e, r in zip(out, items, strict=True):
+        e["traits"] = loads(r[-3])
+        e["previous_id"] = r[-2]
+        e["company_traits"] = company_traits.get(e["id"], {})
+    return out, cursor
+
+
+def _company_traits(cur: Any, project_id: str, message_ids: list[str]) -> dict[str, dict[str, JSON]]:
+    """``{message id: {company id: traits}}`` of the company trait updates these events made."""
+    if not message_ids:
+        return {}
+    rows = cur.execute(
+        "SELECT message_id, company_id, traits FROM company_updates WHERE project_id = ? "
+        "AND message_id IN (SELECT unnest(?::VARCHAR[]))", [project_id, message_ids]
+    ).fetchall()
+    out: dict[str, dict[str, JSON]] = {}
+    for mid, cid, traits in rows:
+        out.setdefault(mid, {})[cid] = loads(traits)
+    return out
+

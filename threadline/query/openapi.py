@@ -127,7 +127,8 @@ def _query_paths() -> dict[str, JSONDoc]:
             "the company id", "companies", events, params=[COMPANY_ID, *PAGE],
             errors=("401", "403", "404", "422"))},
         f"{p}/events": {"get": op(
-            "Raw events, newest first, with their resolved person", "events", events,
+            "Raw events, newest first, with their resolved person", "events",
+            _json(ref("RawEventPage"), "Events and the next page's cursor"),
             params=[param("type"), param("event"), *RANGE,
                     param("include_hidden", schema={"type": "boolean", "default": False}), *PAGE])},
         f"{p}/events/stream": {"get": op(

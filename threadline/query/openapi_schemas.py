@@ -53,17 +53,26 @@ SEGMENT_MESSAGE = obj({
     "timestamp": {"type": ["string", "number"]}, "sentAt": {"type": ["string", "number"]},
 }, required=["type"], extra=True, description="A Segment-spec message; unknown fields are kept.")
 
+EVENT_PROPS: dict[str, JSONDoc] = {
+    "id": STR, "type": STR, "event": NULL_STR, "timestamp": TIME, "received_at": TIME,
+    "anonymous_id": NULL_STR, "user_id": NULL_STR, "person_id": NULL_STR,
+    "company_ids": array(STR), "properties": OBJ, "context": OBJ,
+    "source": {"type": "string", "enum": ["native", "tracker", "sdk", "middleware",
+                                          "usermaven-browser", "usermaven-s2s", "moesif-api",
+                                          "moesif-browser", "import", "operator"]},
+}
+
 SCHEMAS: dict[str, JSONDoc] = {
     "Error": obj({"error": obj({"code": STR, "message": STR, "details": {}})}),
     "Identifier": IDENT,
-    "Event": obj({
-        "id": STR, "type": STR, "event": NULL_STR, "timestamp": TIME, "received_at": TIME,
-        "anonymous_id": NULL_STR, "user_id": NULL_STR, "person_id": NULL_STR,
-        "company_ids": array(STR), "properties": OBJ, "context": OBJ,
-        "source": {"type": "string", "enum": ["native", "tracker", "sdk", "middleware",
-                                              "usermaven-browser", "usermaven-s2s", "moesif-api",
-                                              "moesif-browser", "import", "operator"]},
-    }),
+    "Event": obj(EVENT_PROPS),
+    "RawEvent": obj({
+        **EVENT_PROPS,
+        "traits": OBJ, "previous_id": NULL_STR,
+        "company_traits": {"type": "object", "additionalProperties": OBJ},
+    }, description="An event of GET /api/v1/events: the timeline shape, plus identify traits, "
+                   "an alias's previous id and the company traits the event set "
+                   "(what `threadline export` needs for a faithful re-import)."),
     "CompanyRef": obj({"id": STR, "name": NULL_STR, "traits": OBJ}),
     "Person": obj({
         "id": STR, "is_identified": BOOL, "user_ids": array(STR), "anonymous_ids": array(STR),
@@ -87,6 +96,7 @@ SCHEMAS: dict[str, JSONDoc] = {
                     "first_seen": NULL_TIME, "last_seen": NULL_TIME}),
     "PersonPage": page_of("Person"),
     "EventPage": page_of("Event"),
+    "RawEventPage": page_of("RawEvent"),
     "CompanyPage": page_of("Company"),
     "QuarantineItem": obj({"id": INT, "received_at": TIME, "source": STR, "index": INT,
                            "code": STR, "reason": STR, "body": {}, "anonymous_id": NULL_STR,

@@ -19,7 +19,9 @@ from threadline.query.serialize import EVENT_COLUMNS, iso, loads
 from threadline.query.traits import TraitRow, company_name, company_traits, fold
 
 PERSONS_CURSOR = (int, str)  # (last activity µs, person id), newest first
-TIMELINE_CURSOR = (int, str)  # (event time µs, message id), oldest first
+# (event time µs, ingest sequence), oldest first: events of one millisecond read in the
+# order they arrived (an identify before the page views sent with it), not by random id.
+TIMELINE_CURSOR = (int, int)
 
 
 @dataclass(frozen=True)
@@ -163,13 +165,13 @@ def timeline(cur: Any, project_id: str, ref: PersonRef,
     params: list[Any] = [project_id, project_id, ref.iid]
     after = ""
     if req.after is not None:
-        after = "AND (e.ts > make_timestamp(?) OR (e.ts = make_timestamp(?) AND e.message_id > ?))"
+        after = "AND (e.ts > make_timestamp(?) OR (e.ts = make_timestamp(?) AND e.seq > ?))"
         params += [req.after[0], req.after[0], req.after[1]]
     rows: Sequence[tuple[Any, ...]] = cur.execute(
-        f"SELECT {EVENT_COLUMNS} FROM events e WHERE e.project_id = ? AND e.owner_iid IN "
+        f"SELECT {EVENT_COLUMNS}, e.seq FROM events e WHERE e.project_id = ? AND e.owner_iid IN "
         "(SELECT iid FROM identifiers WHERE project_id = ? AND person_iid = ?) "
-        f"AND NOT e.hidden {after} ORDER BY e.ts, e.message_id LIMIT ?",
+        f"AND NOT e.hidden {after} ORDER BY e.ts, e.seq LIMIT ?",
         [*params, req.limit + 1],
     ).fetchall()
-    items, cursor = page(rows, req, lambda r: (r[3], r[0]))
-    return hydrate(cur, project_id, items), cursor
+    items, cursor = page(rows, req, lambda r: (r[3], r[-1]))
+    return hydrate(cur, project_id, [r[:-1] for r in items]), cursor

@@ -1,0 +1,137 @@
+"""What one browser running moesif-browser-js told us recently, to fill in what its
+later requests leave out (shared/wire/moesif.md §6.3).
+
+- ``identifyCompany`` posts ``/v1/companies`` with the company id and traits but no
+  user id and no anonymous id. The person is the one who identified on that browser:
+  the same ``session_token`` when the page set one, else the same client (address and
+  User-Agent) within ``WINDOW_S``. The company update then also makes that user (or
+  anonymous visitor) a member, even when no later action or event carries
+  ``company_id``.
+- ``track()`` actions carry no time; with ``batchEnabled`` they reach us up to a batch
+  interval (or retries) later than they happened. An action that names only an
+  anonymous id was queued *before* ``identifyUser`` claimed that id (afterwards the SDK
+  sends the user id instead), so one arriving after that identify is placed just before
+  it; the actions of one batch keep their order (equal times read by arrival).
+
+The memory is per process, bounded (``MAX_ENTRIES``) and short-lived: it is a hint for
+requests that follow each other within minutes, which a browser's requests do; the
+identity evidence itself is always what the messages carry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any
+
+from threadline.model import CompanyRef, Message, Parsed
+
+WINDOW_S = 30 * 60.0  # how long a browser's identify is remembered
+MAX_ENTRIES = 20_000
+
+
+@dataclass(frozen=True)
+class Identified:
+    """A browser identify: who, and when (event time, µs)."""
+
+    user_id: str | None
+    anonymous_id: str | None
+    ts_us: int
+    seen: float  # monotonic seconds, for expiry
+
+
+class _Recent:
+    """A bounded map with expiry, newest last."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[Any, ...], Identified] = OrderedDict()
+
+    def put(self, key: tuple[Any, ...], value: Identified) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > MAX_ENTRIES:
+            self._items.popitem(last=False)
+
+    def get(self, key: tuple[Any, ...], now: float) -> Identified | None:
+        hit = self._items.get(key)
+        if hit is None or now - hit.seen > WINDOW_S:
+            return None
+        return hit
+
+
+class BrowserMemory:
+    """Recent identifies of moesif-browser-js clients, per project."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_client = _Recent()
+        self._by_session = _Recent()
+        self._by_anon = _Recent()
+
+    def note(self, project_id: str, client: tuple[str, str], parsed: Parsed,
+             sessions: list[str | None]) -> None:
+        """Remember the identifies of a ``/v1/users`` request from a browser."""
+        now = time.monotonic()
+        with self._lock:
+            for msg, session in zip(parsed.messages, sessions, strict=False):
+                if msg.type != "identify" or msg.hidden or msg.user_id is None:
+                    continue  # an anonymous campaign post identifies nobody
+                seen = Identified(msg.user_id, msg.anonymous_id, msg.timestamp_us, now)
+                self._by_client.put((project_id, *client), seen)
+                if session:
+                    self._by_session.put((project_id, session), seen)
+                if msg.anonymous_id is not None:
+                    self._by_anon.put((project_id, msg.anonymous_id), seen)
+
+    def who(self, project_id: str, client: tuple[str, str], session: str | None) -> Identified | None:
+        """The browser's identified person: by session token, else by client."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._by_session.get((project_id, session), now) if session else None
+            return hit or self._by_client.get((project_id, *client), now)
+
+    def claimed(self, project_id: str, anonymous_id: str) -> Identified | None:
+        """The recent identify that claimed ``anonymous_id``, if any."""
+        with self._lock:
+            return self._by_anon.get((project_id, anonymous_id), time.monotonic())
+
+
+def sessions_of(data: Any, parsed: Parsed) -> list[str | None]:
+    """The ``session_token`` of each item that became a message, in message order."""
+    items = data if isinstance(data, list) else [data]
+    bad = {r.index for r in parsed.rejected}
+    kept = [raw for i, raw in enumerate(items) if i not in bad]
+    return [raw.get("session_token") if isinstance(raw, dict) and isinstance(raw.get("session_token"), str)
+            and raw.get("session_token") else None for raw in kept]
+
+
+def link_companies(memory: BrowserMemory, project_id: str, client: tuple[str, str],
+                   parsed: Parsed, sessions: list[str | None]) -> Parsed:
+    """Company updates of a browser, made memberships of the person who identified there."""
+    out: list[Message] = []
+    for msg, session in zip(parsed.messages, sessions, strict=False):
+        who = memory.who(project_id, client, session)
+        if who is None or msg.user_id is not None or msg.anonymous_id is not None:
+            out.append(msg)
+            continue
+        members = tuple(CompanyRef(c.id, True, c.traits) for c in msg.companies)
+        out.append(replace(msg, user_id=who.user_id, anonymous_id=None if who.user_id else who.anonymous_id,
+                           raw_user_id=who.user_id, companies=members))
+    return Parsed(out, parsed.rejected)
+
+
+def place_actions(memory: BrowserMemory, project_id: str, parsed: Parsed) -> Parsed:
+    """Time-less anonymous actions that arrive after the identify claiming their anonymous
+    id, placed just before that identify (see the module doc)."""
+    out: list[Message] = []
+    for msg in parsed.messages:
+        timeless = msg.timestamp_us == msg.received_at_us and "original_timestamp" not in msg.extra
+        claim = memory.claimed(project_id, msg.anonymous_id) \
+            if timeless and msg.user_id is None and msg.anonymous_id is not None else None
+        if claim is not None and claim.ts_us <= msg.timestamp_us:
+            msg = replace(msg, timestamp_us=claim.ts_us - 1,
+                          extra={**msg.extra, "timestamp_source": "before_identify"})
+        out.append(msg)
+    return Parsed(out, parsed.rejected)
