@@ -239,3 +239,13 @@ async def test_the_cap_is_a_setting_and_a_request_under_it_keeps_its_answer_shap
         assert r.status_code == 201
         assert len(await _quarantine_rows(c)) == 2 + 3 + 3
         assert (await _stats(c))["quarantined"] == 9
+
+
+async def test_a_deep_value_where_text_belongs_is_a_clear_error(app: Starlette) -> None:
+    # The reason quotes what was sent: never the repr of a container (too deep for repr).
+    track = next(s for s in SURFACES if s.name == "native-track")
+    async with client(app) as c:
+        r = await post(c, track, [{**track.good("deep-type"), "type": deep(1000)}])
+        assert r.status_code == 422 and r.json()["error"]["details"]["code"] == "invalid_message", r.text
+        assert "an object" in r.json()["error"]["message"]
+        assert [q["code"] for q in await quarantined(c, "deep-type")] == ["invalid_message"]
