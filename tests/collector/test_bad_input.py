@@ -156,9 +156,14 @@ async def test_nesting_over_the_limit_is_refused_and_its_quarantine_copy_is_list
         # The quarantine is listed by the API (checked above) and its CLI reads the same.
         r = await c.get("/api/v1/quarantine", params={"code": "too_deep"}, headers=QUERY)
         assert r.status_code == 200 and len(r.json()["data"]) == 3
-        # Deeper than the JSON parser takes (1,024 levels): the whole body is invalid JSON.
+        # What the JSON parser refuses makes the whole body invalid JSON: nesting over 1,024
+        # levels, and numbers no double holds (NaN and Infinity are not JSON either).
         r = await post(c, surface, [with_field(surface.good("unparsed"), (surface.doc_field,), deep(1100))])
         assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_json")
+        for number in (b"1e400", b"-1e400", b"NaN", b"Infinity"):
+            content = surface.body([surface.good("unparsed")]).replace(b'"unparsed"', number)
+            r = await c.post(surface.path, content=content, headers=surface.headers)
+            assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_json"), number
     assert problems == []
 
 
