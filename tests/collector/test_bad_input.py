@@ -156,9 +156,14 @@ async def test_nesting_over_the_limit_is_refused_and_its_quarantine_copy_is_list
         # The quarantine is listed by the API (checked above) and its CLI reads the same.
         r = await c.get("/api/v1/quarantine", params={"code": "too_deep"}, headers=QUERY)
         assert r.status_code == 200 and len(r.json()["data"]) == 3
-        # Deeper than the JSON parser takes (1,024 levels): the whole body is invalid JSON.
+        # What the JSON parser refuses makes the whole body invalid JSON: nesting over 1,024
+        # levels, and numbers no double holds (NaN and Infinity are not JSON either).
         r = await post(c, surface, [with_field(surface.good("unparsed"), (surface.doc_field,), deep(1100))])
         assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_json")
+        for number in (b"1e400", b"-1e400", b"NaN", b"Infinity"):
+            content = surface.body([surface.good("unparsed")]).replace(b'"unparsed"', number)
+            r = await c.post(surface.path, content=content, headers=surface.headers)
+            assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_json"), number
     assert problems == []
 
 
@@ -239,3 +244,13 @@ async def test_the_cap_is_a_setting_and_a_request_under_it_keeps_its_answer_shap
         assert r.status_code == 201
         assert len(await _quarantine_rows(c)) == 2 + 3 + 3
         assert (await _stats(c))["quarantined"] == 9
+
+
+async def test_a_deep_value_where_text_belongs_is_a_clear_error(app: Starlette) -> None:
+    # The reason quotes what was sent: never the repr of a container (too deep for repr).
+    track = next(s for s in SURFACES if s.name == "native-track")
+    async with client(app) as c:
+        r = await post(c, track, [{**track.good("deep-type"), "type": deep(1000)}])
+        assert r.status_code == 422 and r.json()["error"]["details"]["code"] == "invalid_message", r.text
+        assert "an object" in r.json()["error"]["message"]
+        assert [q["code"] for q in await quarantined(c, "deep-type")] == ["invalid_message"]
