@@ -213,6 +213,8 @@ async def test_rudderstack_source_config(app: Starlette) -> None:
         pre = await c.options("/sourceConfig/", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
         assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == ORIGIN
         assert (await c.get("/sourceConfig/?writeKey=nope")).status_code == 401
+        # The SDK's ad-blocker probe carries no key: a failure would mean "blocked".
+        assert (await c.head("/sourceConfig/?view=ad")).status_code == 200
 
 
 async def test_identify_with_context_traits_reaches_the_person(app: Starlette) -> None:

@@ -81,6 +81,10 @@ async def segment(request: Request) -> JSONResponse:
 
 async def source_config(request: Request) -> JSONResponse:
     """``GET /sourceConfig/?writeKey=...``: RudderStack JS's source configuration."""
+    if request.method == "HEAD":
+        # RudderStack JS's ad-blocker probe (``HEAD /sourceConfig/?view=ad``, no key):
+        # any failure would count as "blocked". A bodiless 200 reveals nothing.
+        return JSONResponse(None)
     write_key = request.query_params.get("writeKey") or basic_user(request)
     services_of(request).auth(write_key)
     return JSONResponse(rudderstack_source_config(write_key or ""))
