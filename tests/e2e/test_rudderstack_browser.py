@@ -110,3 +110,23 @@ def test_rudderstack_js_beacons_with_the_key_in_the_query_string(
     # later flush: its time is the call's (originalTimestamp), not the arrival's.
     page = next(e for e in stored(shared_server) if e["type"] == "page" and e["anonymous_id"] == j.anon)
     assert str(page["timestamp"]) < str(page["received_at"]), page
+
+
+def test_rudderstack_js_with_a_wrong_key_stops_at_the_source_config(
+        shared_server: LiveServer, devices: Callable[[], Device]) -> None:
+    """The 401 on the source config is the SDK's own handled failure: it logs it, throws
+    nothing into the page, sends no event and asks nobody else."""
+    wrong = "wk_wrong_0123456789abcdefghijkl"
+    with fault_proxy(shared_server.url) as proxy:
+        site = SdkSite(snippet(proxy.url, {}).replace(WRITE_KEY, wrong), host="wrong.test").start()
+        try:
+            d = devices()
+            d.page.goto(site.url("pricing.html"))
+            config = d.until(lambda: [s for s in proxy.seen if s.path.startswith("/sourceConfig")],
+                             "the source config request")
+            d.until(lambda: any("source config" in line for line in d.console), "the SDK's error log")
+        finally:
+            site.stop()
+    assert [c.status for c in config] == [401]
+    assert proxy.posts() == []
+    assert d.js("() => window.__rudderReady === true") is False
