@@ -194,8 +194,24 @@ async def test_analytics_js_settings_name_this_server_and_send_no_metrics(app: S
             "apiKey": WRITE_KEY, "apiHost": "tl.test:8750/v1", "protocol": "http",
             "unbundledIntegrations": [], "addBundledMetadata": False, "maybeBundledConfigIds": {}}}
         assert doc["metrics"]["sampleRate"] == 0 and doc["remotePlugins"] == []
+        # X-Forwarded-Proto counts only from a trusted proxy (none is configured here).
+        spoofed = await c.get(f"/v1/projects/{WRITE_KEY}/settings", headers={"x-forwarded-proto": "https"})
+        assert spoofed.json()["integrations"]["Segment.io"]["protocol"] == "http"
         unknown = await c.get("/v1/projects/wk_wrong_0123456789abcdefghijkl/settings")
         assert unknown.status_code == 401 and unknown.json()["code"] == "unauthorized"
+
+
+async def test_analytics_js_settings_behind_a_trusted_tls_proxy_name_https(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, write_key=WRITE_KEY, secret_key=SECRET_KEY,
+                              trusted_proxies="10.0.0.0/8"))
+    transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 4000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://tl.example.com") as c:
+            r = await c.get(f"/v1/projects/{WRITE_KEY}/settings", headers={"x-forwarded-proto": "https"})
+        segment_io = r.json()["integrations"]["Segment.io"]
+        assert (segment_io["protocol"], segment_io["apiHost"]) == ("https", "tl.example.com/v1")
+    finally:
+        app.state.services.store.close()
 
 
 async def test_rudderstack_source_config(app: Starlette) -> None:
@@ -213,6 +229,8 @@ async def test_rudderstack_source_config(app: Starlette) -> None:
         pre = await c.options("/sourceConfig/", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
         assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == ORIGIN
         assert (await c.get("/sourceConfig/?writeKey=nope")).status_code == 401
+        # The SDK's ad-blocker probe carries no key: a failure would mean "blocked".
+        assert (await c.head("/sourceConfig/?view=ad")).status_code == 200
 
 
 async def test_identify_with_context_traits_reaches_the_person(app: Starlette) -> None:

@@ -88,7 +88,8 @@ def fault_proxy(upstream: str, drop: Callable[[str, str], bool] | None = None) -
                 return  # the server has stored it; the client gets an empty reply
             self.send_response(r.status_code)
             for k, v in r.headers.multi_items():
-                if k.lower() not in HOP and k.lower() != "content-encoding":
+                # send_response wrote the proxy's own Date and Server; the body is decoded.
+                if k.lower() not in HOP and k.lower() not in ("content-encoding", "date", "server"):
                     self.send_header(k, v)
             self.send_header("Content-Length", str(len(r.content)))
             self.end_headers()

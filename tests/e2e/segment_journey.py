@@ -5,7 +5,7 @@ the company linked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.compat.helpers import stored, timeline
@@ -17,13 +17,15 @@ JOURNEY_TYPES = ["page", "identify", "track", "group"]
 
 @dataclass(frozen=True)
 class Journey:
-    """The ids and values one client's journey uses (distinct per test on a shared server)."""
+    """The ids and values one client's journey uses (distinct per test on a shared server);
+    ``anon`` is the anonymous id, the browser's own where the SDK makes one."""
 
     prefix: str
+    anon: str = field(default="")
 
-    @property
-    def anon(self) -> str:
-        return f"{self.prefix}-anon"
+    def __post_init__(self) -> None:
+        if not self.anon:
+            object.__setattr__(self, "anon", f"{self.prefix}-anon")
 
     @property
     def user(self) -> str:

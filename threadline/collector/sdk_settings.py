@@ -21,9 +21,16 @@ from threadline.services import services_of
 
 
 def _host(request: Request) -> tuple[str, str]:
-    """The scheme and host (with port) the SDK reached this server at."""
+    """The scheme and host (with port) the SDK reached this server at. Behind a
+    TLS-terminating proxy listed in ``trusted_proxies``, its ``X-Forwarded-Proto``
+    decides the scheme: an ``http`` API host would be blocked on an https page."""
     host = request.headers.get("host") or request.url.netloc
-    return request.url.scheme, host
+    scheme = request.url.scheme
+    peer = request.client.host if request.client else ""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if forwarded in ("http", "https") and services_of(request).proxies.trusted(peer):
+        scheme = forwarded
+    return scheme, host
 
 
 def segment_settings(write_key: str, scheme: str, host: str) -> dict[str, Any]:
@@ -81,6 +88,10 @@ async def segment(request: Request) -> JSONResponse:
 
 async def source_config(request: Request) -> JSONResponse:
     """``GET /sourceConfig/?writeKey=...``: RudderStack JS's source configuration."""
+    if request.method == "HEAD":
+        # RudderStack JS's ad-blocker probe (``HEAD /sourceConfig/?view=ad``, no key):
+        # any failure would count as "blocked". A bodiless 200 reveals nothing.
+        return JSONResponse(None)
     write_key = request.query_params.get("writeKey") or basic_user(request)
     services_of(request).auth(write_key)
     return JSONResponse(rudderstack_source_config(write_key or ""))

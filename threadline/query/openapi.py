@@ -59,12 +59,12 @@ COMPANY_ID = param("company_id", "path", "The company (group) id as sent")
 def op(summary: str, tag: str, answer: JSONDoc, *, security: list[JSONDoc] | None = None,
        params: list[JSONDoc] | None = None, body: JSONDoc | None = None,
        errors: tuple[str, ...] = ("401", "403", "422"), extension: bool = False,
-       status: str = "200") -> JSONDoc:
-    """One operation object."""
+       status: str = "200", error: str = "Error") -> JSONDoc:
+    """One operation object; ``error`` names the schema of its error answers."""
     out: JSONDoc = {"summary": summary, "tags": [tag], "security": SECRET if security is None else security,
                     "responses": {status: answer}}
     for code in errors:
-        out["responses"][code] = _json(ref("Error"), ERRORS[code])
+        out["responses"][code] = _json(ref(error), ERRORS[code])
     if params:
         out["parameters"] = params
     if body is not None:
@@ -171,14 +171,30 @@ def _query_paths() -> dict[str, JSONDoc]:
 def _collector_paths() -> dict[str, JSONDoc]:
     native = _json(ref("IngestAnswer"), "Committed (durable ack)")
     errs = ("400", "401", "413", "503")
+    seg = "SegmentError"
     out: dict[str, JSONDoc] = {"/v1/batch": {"post": op(
         "Native batch (Segment spec)", "collector", native, security=INGEST,
-        body=ref("SegmentBatch"), errors=errs)}}
+        body=ref("SegmentBatch"), errors=errs, error=seg)}}
+    out["/v1/b"] = {"post": op("Native batch, analytics.js batching path", "collector", native,
+                               security=INGEST, body=ref("SegmentBatch"), errors=errs, error=seg)}
+    out["/beacon/v1/batch"] = {"post": op(
+        "Native batch, RudderStack JS beacon (text/plain body)", "collector", native,
+        security=[{"writeKeyQuery": []}, *INGEST], body=ref("SegmentBatch"), errors=errs,
+        error=seg)}
     for short, type_ in (("i", "identify"), ("t", "track"), ("p", "page"), ("s", "screen"),
                          ("g", "group"), ("a", "alias")):
         for path in (f"/v1/{type_}", f"/v1/{short}"):
             out[path] = {"post": op(f"One {type_} message", "collector", native, security=INGEST,
-                                    body=ref("SegmentMessage"), errors=(*errs, "422"))}
+                                    body=ref("SegmentMessage"), errors=(*errs, "422"), error=seg)}
+    out["/v1/projects/{write_key}/settings"] = {"get": op(
+        "analytics.js settings naming this server as the API host", "collector",
+        _json(OBJ, "Settings"), security=[], errors=("401",), error=seg,
+        params=[param("write_key", "path", "The project's write key")])}
+    source_config = {"get": op("RudderStack JS source configuration", "collector",
+                               _json(OBJ, "Source configuration"),
+                               security=[{"writeKeyQuery": []}, *INGEST], errors=("401",), error=seg)}
+    out["/sourceConfig"] = source_config
+    out["/sourceConfig/"] = source_config
     um_browser = {"post": op("Usermaven browser SDK event", "usermaven",
                              _json(ref("UsermavenAnswer"), "Committed"),
                              security=[{"usermavenToken": []}], body=OBJ, errors=errs)}

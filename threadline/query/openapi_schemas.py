@@ -64,6 +64,10 @@ EVENT_PROPS: dict[str, JSONDoc] = {
 
 SCHEMAS: dict[str, JSONDoc] = {
     "Error": obj({"error": obj({"code": STR, "message": STR, "details": {}})}),
+    # The Segment-compatible routes repeat code and message at the top level, where the
+    # Segment and RudderStack clients read them (docs/collector.md).
+    "SegmentError": obj({"code": STR, "message": STR,
+                         "error": obj({"code": STR, "message": STR, "details": {}})}),
     "Identifier": IDENT,
     "Event": obj(EVENT_PROPS),
     "RawEvent": obj({
@@ -150,6 +154,9 @@ SECURITY_SCHEMES: dict[str, JSONDoc] = {
     "usermavenToken": {"type": "apiKey", "in": "query", "name": "token",
                        "description": "Write key (browser; also any p_* parameter or X-Auth-Token), "
                                       "or WRITE_KEY.SECRET_KEY (server to server)."},
+    "writeKeyQuery": {"type": "apiKey", "in": "query", "name": "writeKey",
+                      "description": "Write key in the query string (RudderStack JS beacons and "
+                                     "source config)."},
     "moesifApplicationId": {"type": "apiKey", "in": "header", "name": "X-Moesif-Application-Id"},
     "adminToken": {"type": "http", "scheme": "bearer",
                    "description": "THREADLINE_ADMIN_TOKEN; loopback clients only when unset."},
