@@ -98,3 +98,17 @@ async def test_batched_time_less_actions_keep_their_order_around_the_sign_up(tmp
         events = (await q.get(f"/api/v1/persons/{p['id']}/events")).json()["data"]
     assert [e["event"] or e["type"] for e in events] == [
         "Opened", "Step 3", "Step 1", "Step 2", "identify", "Signed Up", "Invited"]
+
+
+async def test_a_restart_between_identify_user_and_identify_company_still_links(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app, client(app) as b:
+        await b.post("/v1/users", headers=SDK, json={"user_id": "mc-r1", "anonymous_id": "a-r1",
+                                                     "session_token": "tok-r"})
+        await b.post("/v1/users", headers=SDK, json={"user_id": "mc-r2", "anonymous_id": "a-r2"})
+    # A new process on the same store: nothing remembered, the store is asked.
+    async with running_app(tmp_path) as app, client(app) as b, client(app, bearer=SECRET_KEY) as q:
+        await b.post("/v1/companies", headers=SDK, json={"company_id": "mc-rco", "session_token": "tok-r"})
+        await b.post("/v1/companies", headers=SDK, json={"company_id": "mc-rco2"})
+        assert [c["id"] for c in (await _person(q, "mc-r1"))["companies"]] == ["mc-rco"]
+        # Without a session token: the newest identify from this address and browser.
+        assert [c["id"] for c in (await _person(q, "mc-r2"))["companies"]] == ["mc-rco2"]

@@ -14,8 +14,11 @@ later requests leave out (shared/wire/moesif.md §6.3).
   it; the actions of one batch keep their order (equal times read by arrival).
 
 The memory is per process, bounded (``MAX_ENTRIES``) and short-lived: it is a hint for
-requests that follow each other within minutes, which a browser's requests do; the
-identity evidence itself is always what the messages carry.
+requests that follow each other within minutes, which a browser's requests do, and it
+sees an identify the moment it is parsed, before its commit (browser-js sends
+identifyUser and identifyCompany back to back, so the two requests race). For a company
+update the store is asked as well when the memory has nothing (another server process,
+or a restart in between).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -107,13 +111,20 @@ def sessions_of(data: Any, parsed: Parsed) -> list[str | None]:
             and raw.get("session_token") else None for raw in kept]
 
 
+Lookup = Callable[[str | None], Identified | None]
+
+
 def link_companies(memory: BrowserMemory, project_id: str, client: tuple[str, str],
-                   parsed: Parsed, sessions: list[str | None]) -> Parsed:
-    """Company updates of a browser, made memberships of the person who identified there."""
+                   parsed: Parsed, sessions: list[str | None], stored: Lookup | None = None) -> Parsed:
+    """Company updates of a browser, made memberships of the person who identified there:
+    remembered by this process, else found by ``stored`` (a read of the store)."""
     out: list[Message] = []
     for msg, session in zip(parsed.messages, sessions, strict=False):
-        who = memory.who(project_id, client, session)
-        if who is None or msg.user_id is not None or msg.anonymous_id is not None:
+        if msg.user_id is not None or msg.anonymous_id is not None:
+            out.append(msg)
+            continue
+        who = memory.who(project_id, client, session) or (stored(session) if stored else None)
+        if who is None:
             out.append(msg)
             continue
         members = tuple(CompanyRef(c.id, True, c.traits) for c in msg.companies)
