@@ -112,3 +112,14 @@ async def test_a_restart_between_identify_user_and_identify_company_still_links(
         assert [c["id"] for c in (await _person(q, "mc-r1"))["companies"]] == ["mc-rco"]
         # Without a session token: the newest identify from this address and browser.
         assert [c["id"] for c in (await _person(q, "mc-r2"))["companies"]] == ["mc-rco2"]
+
+
+async def test_a_single_action_keeps_its_arrival_time(tmp_path: Path) -> None:
+    anon = "18c0a1b2c3d4e7-0f1e2d3c4b5a69-3a563a7f-0"
+    async with running_app(tmp_path) as app, client(app) as b, client(app, bearer=SECRET_KEY) as q:
+        await b.post("/v1/users", headers=SDK, json={"user_id": "mc-t1", "anonymous_id": anon})
+        # Sent at once by a tab that has not seen the sign-up: it did happen after it.
+        await b.post("/v1/actions", headers=SDK, json=action("Other Tab", anon=anon, n=30))
+        p = await _person(q, "mc-t1")
+        events = (await q.get(f"/api/v1/persons/{p['id']}/events")).json()["data"]
+    assert [e["event"] or e["type"] for e in events] == ["identify", "Other Tab"]

@@ -100,7 +100,7 @@ async def _browser_hints(request: Request, name: str, info: RequestInfo, data: A
 
         parsed = await run_in_threadpool(link_companies, memory, project_id, client, parsed,
                                          sessions_of(data, parsed), stored)
-    elif kind == "actions":
+    elif name == "actions_batch":  # only batched actions arrive later than they happened
         parsed = place_actions(memory, project_id, parsed)
     return parsed
 
