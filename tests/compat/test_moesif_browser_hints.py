@@ -98,3 +98,28 @@ async def test_batched_time_less_actions_keep_their_order_around_the_sign_up(tmp
         events = (await q.get(f"/api/v1/persons/{p['id']}/events")).json()["data"]
     assert [e["event"] or e["type"] for e in events] == [
         "Opened", "Step 3", "Step 1", "Step 2", "identify", "Signed Up", "Invited"]
+
+
+async def test_a_restart_between_identify_user_and_identify_company_still_links(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app, client(app) as b:
+        await b.post("/v1/users", headers=SDK, json={"user_id": "mc-r1", "anonymous_id": "a-r1",
+                                                     "session_token": "tok-r"})
+        await b.post("/v1/users", headers=SDK, json={"user_id": "mc-r2", "anonymous_id": "a-r2"})
+    # A new process on the same store: nothing remembered, the store is asked.
+    async with running_app(tmp_path) as app, client(app) as b, client(app, bearer=SECRET_KEY) as q:
+        await b.post("/v1/companies", headers=SDK, json={"company_id": "mc-rco", "session_token": "tok-r"})
+        await b.post("/v1/companies", headers=SDK, json={"company_id": "mc-rco2"})
+        assert [c["id"] for c in (await _person(q, "mc-r1"))["companies"]] == ["mc-rco"]
+        # Without a session token: the newest identify from this address and browser.
+        assert [c["id"] for c in (await _person(q, "mc-r2"))["companies"]] == ["mc-rco2"]
+
+
+async def test_a_single_action_keeps_its_arrival_time(tmp_path: Path) -> None:
+    anon = "18c0a1b2c3d4e7-0f1e2d3c4b5a69-3a563a7f-0"
+    async with running_app(tmp_path) as app, client(app) as b, client(app, bearer=SECRET_KEY) as q:
+        await b.post("/v1/users", headers=SDK, json={"user_id": "mc-t1", "anonymous_id": anon})
+        # Sent at once by a tab that has not seen the sign-up: it did happen after it.
+        await b.post("/v1/actions", headers=SDK, json=action("Other Tab", anon=anon, n=30))
+        p = await _person(q, "mc-t1")
+        events = (await q.get(f"/api/v1/persons/{p['id']}/events")).json()["data"]
+    assert [e["event"] or e["type"] for e in events] == ["identify", "Other Tab"]

@@ -61,8 +61,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     data_arg = "" if default else f" --data {settings.data_dir}"
     click.echo(f"  command line   : {cmd} person --user-id usr_dana{data_arg}"
                if settings.demo else f"  command line   : {cmd} --help")
-    if cmd != "threadline":
-        click.echo(f"                   (from this folder; or `source {Path(cmd).parent}/activate` first)")
+    if cmd != "threadline":  # not on PATH: say where it runs from, and how to put it there
+        click.echo(f"                   (in {Path.cwd()}; or `source {Path(cmd).parent}/activate` first)")
     app = create_app(settings, services)
     # Ingest allocates many short-lived objects; the default collector thresholds make
     # Python rescan the long-lived identity graph far too often. Freeze what start-up

@@ -14,8 +14,11 @@ later requests leave out (shared/wire/moesif.md §6.3).
   it; the actions of one batch keep their order (equal times read by arrival).
 
 The memory is per process, bounded (``MAX_ENTRIES``) and short-lived: it is a hint for
-requests that follow each other within minutes, which a browser's requests do; the
-identity evidence itself is always what the messages carry.
+requests that follow each other within minutes, which a browser's requests do, and it
+sees an identify the moment it is parsed, before its commit (browser-js sends
+identifyUser and identifyCompany back to back, so the two requests race). For a company
+update the store is asked as well when the memory has nothing (another server process,
+or a restart in between).
 """
 
 from __future__ import annotations
@@ -23,12 +26,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from threadline.model import CompanyRef, Message, Parsed
 
 WINDOW_S = 30 * 60.0  # how long a browser's identify is remembered
+# A batch reaches us within its flush interval (2.5 s), or after retries within the
+# request timeout (90 s): later anonymous actions are from another tab that had not
+# seen the identify yet, and keep their arrival time.
+BATCH_DELAY_S = 120.0
 MAX_ENTRIES = 20_000
 
 
@@ -36,7 +44,7 @@ MAX_ENTRIES = 20_000
 class Identified:
     """A browser identify: who, and when (event time, µs)."""
 
-    user_id: str | None
+    user_id: str
     anonymous_id: str | None
     ts_us: int
     seen: float  # monotonic seconds, for expiry
@@ -107,30 +115,39 @@ def sessions_of(data: Any, parsed: Parsed) -> list[str | None]:
             and raw.get("session_token") else None for raw in kept]
 
 
+Lookup = Callable[[str | None], Identified | None]
+
+
 def link_companies(memory: BrowserMemory, project_id: str, client: tuple[str, str],
-                   parsed: Parsed, sessions: list[str | None]) -> Parsed:
-    """Company updates of a browser, made memberships of the person who identified there."""
+                   parsed: Parsed, sessions: list[str | None], stored: Lookup | None = None) -> Parsed:
+    """Company updates of a browser, made memberships of the person who identified there:
+    remembered by this process, else found by ``stored`` (a read of the store)."""
     out: list[Message] = []
     for msg, session in zip(parsed.messages, sessions, strict=False):
-        who = memory.who(project_id, client, session)
-        if who is None or msg.user_id is not None or msg.anonymous_id is not None:
+        if msg.user_id is not None or msg.anonymous_id is not None:
+            out.append(msg)
+            continue
+        who = memory.who(project_id, client, session) or (stored(session) if stored else None)
+        if who is None:
             out.append(msg)
             continue
         members = tuple(CompanyRef(c.id, True, c.traits) for c in msg.companies)
-        out.append(replace(msg, user_id=who.user_id, anonymous_id=None if who.user_id else who.anonymous_id,
-                           raw_user_id=who.user_id, companies=members))
+        # The user alone: the identify already linked the browser's anonymous id to it.
+        out.append(replace(msg, user_id=who.user_id, raw_user_id=who.user_id, companies=members))
     return Parsed(out, parsed.rejected)
 
 
 def place_actions(memory: BrowserMemory, project_id: str, parsed: Parsed) -> Parsed:
-    """Time-less anonymous actions that arrive after the identify claiming their anonymous
-    id, placed just before that identify (see the module doc)."""
+    """Time-less anonymous actions of a batch that arrives within ``BATCH_DELAY_S`` after
+    the identify claiming their anonymous id, placed just before that identify (see the
+    module doc). Single actions are sent at once, so their arrival time stands."""
     out: list[Message] = []
+    now = time.monotonic()
     for msg in parsed.messages:
         timeless = msg.timestamp_us == msg.received_at_us and "original_timestamp" not in msg.extra
         claim = memory.claimed(project_id, msg.anonymous_id) \
             if timeless and msg.user_id is None and msg.anonymous_id is not None else None
-        if claim is not None and claim.ts_us <= msg.timestamp_us:
+        if claim is not None and claim.ts_us <= msg.timestamp_us and now - claim.seen <= BATCH_DELAY_S:
             msg = replace(msg, timestamp_us=claim.ts_us - 1,
                           extra={**msg.extra, "timestamp_source": "before_identify"})
         out.append(msg)

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from threadline.collector.formats import moesif
-from threadline.collector.formats.common import InvalidMessage
+from threadline.collector.formats.common import InvalidMessage, stored_ip
 from threadline.collector.http import JSONResponse, parse_json, read_body
 from threadline.collector.moesif_browser import (
+    WINDOW_S,
     BrowserMemory,
+    Identified,
     link_companies,
     place_actions,
     sessions_of,
 )
+from threadline.collector.request_info import RequestInfo
 from threadline.errors import HTTPError, bad_request
 from threadline.model import Parsed, Source
+from threadline.query.browser_identity import last_browser_identify
 from threadline.services import services_of
 from threadline.storage.duckdb_store import now_us
 
@@ -61,7 +66,7 @@ def endpoint(parse_one: moesif.Parser, batch: bool, name: str) -> Any:
         except InvalidMessage as exc:
             raise bad_request(exc.reason, "invalid_body") from None
         if source == Source.MOESIF_BROWSER:
-            parsed = _browser_hints(request, name, project_id, (info.ip, info.user_agent), data, parsed)
+            parsed = await _browser_hints(request, name, info, data, parsed)
         await svc.ingestor.submit(project_id, parsed, received, source)
         if not batch and parsed.rejected:
             rej = parsed.rejected[0]
@@ -73,19 +78,29 @@ def endpoint(parse_one: moesif.Parser, batch: bool, name: str) -> Any:
     return handle
 
 
-def _browser_hints(request: Request, name: str, project_id: str, client: tuple[str, str], data: Any,
-                   parsed: Parsed) -> Parsed:
+async def _browser_hints(request: Request, name: str, info: RequestInfo, data: Any, parsed: Parsed) -> Parsed:
     """What browser-js leaves out, filled in from the same browser's recent identify:
     the member of an identifyCompany, the place of time-less batched actions."""
     memory: BrowserMemory | None = getattr(request.app.state, "moesif_browsers", None)
     if memory is None:
         memory = request.app.state.moesif_browsers = BrowserMemory()
+    project_id, client = info.project_id, (info.ip, info.user_agent)
     kind = name.removesuffix("_batch")
     if kind == "users":
         memory.note(project_id, client, parsed, sessions_of(data, parsed))
     elif kind == "companies":
-        parsed = link_companies(memory, project_id, client, parsed, sessions_of(data, parsed))
-    elif kind == "actions":
+        store = services_of(request).store
+        since = info.received_at_us - int(WINDOW_S * 1_000_000)
+
+        def stored(session: str | None) -> Identified | None:
+            found = last_browser_identify(store.read(), project_id, session=session,
+                                          ip=stored_ip(info.ip, info), user_agent=info.user_agent,
+                                          since_us=since)
+            return Identified(found[0], found[1], found[2], 0.0) if found else None
+
+        parsed = await run_in_threadpool(link_companies, memory, project_id, client, parsed,
+                                         sessions_of(data, parsed), stored)
+    elif name == "actions_batch":  # only batched actions arrive later than they happened
         parsed = place_actions(memory, project_id, parsed)
     return parsed
 

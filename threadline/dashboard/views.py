@@ -51,14 +51,15 @@ def _signer(request: Request) -> Signer:
     return signer
 
 
-def _session(request: Request) -> Session | None:
+async def _session(request: Request) -> Session | None:
     """The signed-in session: recorded server-side (not logged out), and its key still one
     of the project's valid secret keys."""
     session = _signer(request).read(request.cookies.get(COOKIE))
     if session is None:
         return None
     store = services_of(request).store
-    if not session_store.session_alive(store, session.session_id, session.project_id, session.key_fp):
+    if not await run_in_threadpool(session_store.session_alive, store, session.session_id,
+                                   session.project_id, session.key_fp):
         return None
     valid = [k for k in store.keys_of(session.project_id) if k["kind"] == "secret"
              and (k["expires_at"] is None or k["expires_at"] > dt.datetime.now(dt.UTC).replace(tzinfo=None))]
@@ -138,7 +139,7 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     """End the session server-side (its cookie stops working everywhere) and clear it."""
-    session = _session(request)
+    session = await _session(request)
     if session is not None:
         await _form(request, session)
         await run_in_threadpool(session_store.end_session, services_of(request).store, session.session_id)
@@ -157,7 +158,7 @@ def _tz(request: Request) -> tuple[str, ZoneInfo]:
 
 async def overview(request: Request) -> Response:
     """Unique persons per day (resolved beside naive) and the newest persons."""
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     svc = services_of(request)
@@ -182,7 +183,7 @@ async def overview(request: Request) -> Response:
 
 
 async def person_list(request: Request) -> Response:
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     svc = services_of(request)
@@ -227,7 +228,7 @@ def _person_page(svc: Services, project: str, person_id: str) -> dict[str, Any] 
 async def person_detail(request: Request) -> Response:
     """One person: identifiers with the evidence that linked each, then the timeline with
     the moment of sign-up marked, pre-login events included."""
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     svc = services_of(request)
@@ -240,7 +241,7 @@ async def person_detail(request: Request) -> Response:
 
 async def person_action(request: Request) -> Response:
     """POST merge / split / erase from the person page."""
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     form = await _form(request, session)
@@ -269,7 +270,7 @@ async def person_action(request: Request) -> Response:
 
 
 async def company_list(request: Request) -> Response:
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     svc = services_of(request)
@@ -280,7 +281,7 @@ async def company_list(request: Request) -> Response:
 
 
 async def company_detail(request: Request) -> Response:
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     svc = services_of(request)
@@ -305,7 +306,7 @@ async def company_detail(request: Request) -> Response:
 async def funnels(request: Request) -> Response:
     """A funnel over the form in the query string: per step the count, the conversion
     from the previous step and overall; bad input answers 400 with the reasons."""
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _login_redirect(request)
     form = funnel_form.parse(request.query_params, dt.datetime.now(dt.UTC).date())
