@@ -16,8 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from threadline.collector import segment_paths
-from threadline.collector import import_lines
+from threadline.collector import import_lines, segment_paths
 from threadline.collector.formats import segment
 from threadline.collector.formats.common import InvalidMessage
 from threadline.collector.http import JSONResponse, basic_user, parse_json, read_body
