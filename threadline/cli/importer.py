@@ -127,12 +127,19 @@ def from_export(row: dict[str, Any]) -> dict[str, Any]:
     """The Segment-spec message an exported event was stored from: the same message id,
     identifiers, time, properties and context; identify traits, the group's company id
     and traits, the alias's previous id. The exported person id is not sent: identity
-    is resolved again from the same evidence, which gives the same persons."""
+    is resolved again from the same evidence, which gives the same persons.
+
+    A personless event (stored from placeholder ids such as ``"undefined"``, or a
+    company-only update) is exported without ids; it is sent with an empty
+    ``anonymousId``, a placeholder the collector always reads as "no identifier", so it
+    is stored personless again instead of refused for having no id at all."""
     type_ = row.get("type")
     msg: dict[str, Any] = {"type": type_, "messageId": row.get("id"), "timestamp": row.get("timestamp")}
     for src, dst in (("anonymous_id", "anonymousId"), ("user_id", "userId")):
         if row.get(src) is not None:
             msg[dst] = row[src]
+    if "anonymousId" not in msg and "userId" not in msg:
+        msg["anonymousId"] = ""
     for k in ("properties", "context"):
         if row.get(k):
             msg[k] = row[k]
