@@ -240,3 +240,18 @@ async def test_identify_with_context_traits_reaches_the_person(app: Starlette) -
             "context": {"traits": {"email": "rs@x.test"}}})
         assert r.json()["accepted"] == 1
     assert (await person(app, user_id="rs-u"))["traits"] == {"email": "rs@x.test"}
+
+
+async def test_only_the_secret_key_files_rejects_under_import_line_numbers(app: Starlette) -> None:
+    """``threadline import`` names rejects by file line; the public write key cannot
+    relabel what it sends as an import."""
+    batch = {"batch": [{"type": "track", "anonymousId": "a1", "event": "ok"}, {"type": "bogus"}]}
+    headers = {"X-Threadline-Import-Lines": "41,42"}
+    async with client(app) as c:
+        as_writer = await c.post("/v1/batch", json=batch, auth=(WRITE_KEY, ""), headers=headers)
+        as_importer = await c.post("/v1/batch", json=batch, auth=(SECRET_KEY, ""), headers=headers)
+        quarantine = await c.get("/api/v1/quarantine", headers={"Authorization": f"Bearer {SECRET_KEY}"})
+    assert as_writer.json()["rejected"][0]["index"] == 1
+    assert as_importer.json()["rejected"][0]["index"] == 42
+    rows = sorted(quarantine.json()["data"], key=lambda r: r["index"])
+    assert [(r["index"], r["source"]) for r in rows] == [(1, "native"), (42, "import")]

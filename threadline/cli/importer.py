@@ -191,8 +191,12 @@ class Batcher:
         self.totals["duplicates"] += out["duplicates"]
         for r in out["rejected"]:
             line = by_number[r["index"]]  # the server answers with the file line numbers sent
-            self.totals["rejected"] += 1
             self.bad.append(f"line {line.number}: {line.error or r['code'] + ': ' + r['reason']}")
+        # Past the server's rejects limit only the first are listed; the total counts all.
+        total = out.get("rejected_total", len(out["rejected"]))
+        self.totals["rejected"] += total
+        if total > len(out["rejected"]):
+            self.bad.append(f"{total - len(out['rejected'])} more rejected lines: see threadline quarantine")
         self.lines, self.size = [], 0
 
 

@@ -23,6 +23,7 @@ from threadline.collector.http import JSONResponse, basic_user, parse_json, read
 from threadline.collector.ingest import rejected_answer
 from threadline.errors import HTTPError, bad_request
 from threadline.model import Parsed, Rejected, Source
+from threadline.projects import KeyInfo
 from threadline.services import Services, services_of
 from threadline.storage.duckdb_store import now_us
 
@@ -59,11 +60,10 @@ def _key(request: Request, data: Any) -> str | None:
     return key
 
 
-async def _read(request: Request, svc: Services) -> tuple[Any, str, int]:
+async def _read(request: Request, svc: Services) -> tuple[Any, KeyInfo, int]:
     body = await read_body(request, svc.settings.native_request_limit)
     data = parse_json(body)
-    info = svc.auth(_key(request, data))
-    return data, info.project_id, len(body)
+    return data, svc.auth(_key(request, data)), len(body)
 
 
 def _answer(result: Any) -> JSONResponse:
@@ -75,13 +75,17 @@ async def batch(request: Request) -> JSONResponse:
     invalid ones answered and quarantined."""
     svc = services_of(request)
     received = now_us()
-    data, project_id, size = await _read(request, svc)
+    data, key, size = await _read(request, svc)
+    project_id = key.project_id
     info = svc.request_info(request, project_id, received, svc.settings.native_message_limit, size)
     try:
         parsed = segment.parse_batch(data, info)
     except InvalidMessage as exc:
         raise bad_request(exc.reason, "invalid_body") from None
-    lines = import_lines.line_numbers(request.headers, len(data["batch"]))
+    # Only ``threadline import`` (a secret key) may file its rejects under line numbers:
+    # the public write key must not relabel what it sends as an import.
+    lines = (import_lines.line_numbers(request.headers, len(data["batch"]))
+             if key.kind == "secret" else None)
     if lines is not None:  # ``threadline import``: rejects are named by their file line
         parsed = import_lines.by_line(parsed, lines)
     result = await svc.ingestor.submit(project_id, parsed, received,
@@ -93,7 +97,8 @@ def single(type_: str) -> Any:
     async def endpoint(request: Request) -> JSONResponse:
         svc = services_of(request)
         received = now_us()
-        data, project_id, size = await _read(request, svc)
+        data, key, size = await _read(request, svc)
+        project_id = key.project_id
         if not isinstance(data, dict):
             raise bad_request("the body must be a JSON object", "invalid_body")
         info = svc.request_info(request, project_id, received, svc.settings.native_message_limit, size)

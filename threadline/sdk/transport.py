@@ -163,7 +163,10 @@ def _answer(payload: bytes, sent: int) -> Delivery:
         accepted = sent - len(rejected)
     if not isinstance(duplicates, int):
         duplicates = 0
-    return Delivery(accepted=accepted, duplicates=duplicates, rejected=len(rejected))
+    # Past the collector's rejects limit only the first are listed; the total counts all.
+    total = data.get("rejected_total")
+    return Delivery(accepted=accepted, duplicates=duplicates,
+                    rejected=total if isinstance(total, int) else len(rejected))
 
 
 def _describe(status: int | None, payload: bytes, error: BaseException | None) -> str:
