@@ -3,8 +3,11 @@ later requests leave out (shared/wire/moesif.md §6.3).
 
 - ``identifyCompany`` posts ``/v1/companies`` with the company id and traits but no
   user id and no anonymous id. The person is the one who identified on that browser:
-  the same ``session_token`` when the page set one, else the same client (address and
-  User-Agent) within ``WINDOW_S``. The company update then also makes that user (or
+  the same ``session_token`` when the page set one (within ``WINDOW_S``), else the same
+  client (address and User-Agent) within ``CLIENT_WINDOW_S``: browser-js sends
+  identifyUser and identifyCompany back to back, and a longer window would let two
+  people behind one office address with the same browser build take each other's
+  company. The company update then also makes that user (or
   anonymous visitor) a member, even when no later action or event carries
   ``company_id``.
 - ``track()`` actions carry no time; with ``batchEnabled`` they reach us up to a batch
@@ -32,7 +35,8 @@ from typing import Any
 
 from threadline.model import CompanyRef, Message, Parsed
 
-WINDOW_S = 30 * 60.0  # how long a browser's identify is remembered
+WINDOW_S = 30 * 60.0  # how long a browser's identify is remembered by session token
+CLIENT_WINDOW_S = 120.0  # ... and by client address and User-Agent alone
 # A batch reaches us within its flush interval (2.5 s), or after retries within the
 # request timeout (90 s): later anonymous actions are from another tab that had not
 # seen the identify yet, and keep their arrival time.
@@ -62,9 +66,9 @@ class _Recent:
         while len(self._items) > MAX_ENTRIES:
             self._items.popitem(last=False)
 
-    def get(self, key: tuple[Any, ...], now: float) -> Identified | None:
+    def get(self, key: tuple[Any, ...], now: float, window: float = WINDOW_S) -> Identified | None:
         hit = self._items.get(key)
-        if hit is None or now - hit.seen > WINDOW_S:
+        if hit is None or now - hit.seen > window:
             return None
         return hit
 
@@ -98,7 +102,7 @@ class BrowserMemory:
         now = time.monotonic()
         with self._lock:
             hit = self._by_session.get((project_id, session), now) if session else None
-            return hit or self._by_client.get((project_id, *client), now)
+            return hit or self._by_client.get((project_id, *client), now, CLIENT_WINDOW_S)
 
     def claimed(self, project_id: str, anonymous_id: str) -> Identified | None:
         """The recent identify that claimed ``anonymous_id``, if any."""

@@ -18,6 +18,7 @@ from threadline.collector.formats import moesif
 from threadline.collector.formats.common import InvalidMessage, stored_ip
 from threadline.collector.http import JSONResponse, parse_json, read_body
 from threadline.collector.moesif_browser import (
+    CLIENT_WINDOW_S,
     WINDOW_S,
     BrowserMemory,
     Identified,
@@ -91,11 +92,12 @@ async def _browser_hints(request: Request, name: str, info: RequestInfo, data: A
     elif kind == "companies":
         store = services_of(request).store
         since = info.received_at_us - int(WINDOW_S * 1_000_000)
+        client_since = info.received_at_us - int(CLIENT_WINDOW_S * 1_000_000)
 
         def stored(session: str | None) -> Identified | None:
             found = last_browser_identify(store.read(), project_id, session=session,
                                           ip=stored_ip(info.ip, info), user_agent=info.user_agent,
-                                          since_us=since)
+                                          since_us=since, client_since_us=client_since)
             return Identified(found[0], found[1], found[2], 0.0) if found else None
 
         parsed = await run_in_threadpool(link_companies, memory, project_id, client, parsed,
