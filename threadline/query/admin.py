@@ -108,12 +108,11 @@ async def erase(request: Request) -> JSONResponse:
 
 
 def _key_json(row: dict[str, Any]) -> dict[str, Any]:
-    # Write keys are public; secret keys are shown by prefix only.
-    key = str(row["key"])
+    # The store keeps hashes: every key is shown by its prefix ("key" stays, always null).
     return {
         "kind": row["kind"],
-        "key": key if row["kind"] == "write" else None,
-        "prefix": key[:8],
+        "key": None,
+        "prefix": row["prefix"],
         "created_at": iso_naive(row["created_at"]),
         "expires_at": iso_naive(row["expires_at"]),
     }

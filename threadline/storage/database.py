@@ -33,13 +33,26 @@ FILE_MODE = 0o600
 UMASK = 0o077
 
 
-def secure_dir(path: Path) -> None:
-    """Create ``path`` (and parents) owner-only. A directory that exists keeps its mode
-    (it may be a home or shared directory given as ``--data``); a warning names it when
-    other users can list it."""
+# What Threadline keeps in a data directory besides the store file and its WAL.
+OWN_FILES = frozenset({"server.json", "server.json.tmp", "session.key", "demo-keys.env"})
+
+
+def secure_dir(store: Path) -> None:
+    """Make the store's directory owner-only: created so, or tightened when it holds only
+    Threadline's files (commands create it with ``mkdir`` before the store opens). A
+    directory with anything else in it (a home or shared directory given as ``--data``)
+    keeps its mode, with a warning when other users can list it."""
+    path = store.parent
     if not path.exists():
         path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    elif path.stat().st_mode & 0o077:
+        return
+    st = path.stat()
+    if not st.st_mode & 0o077:
+        return
+    ours = all(e.name in OWN_FILES or e.name.startswith(store.name) for e in path.iterdir())
+    if ours and st.st_uid == os.geteuid():
+        path.chmod(DIR_MODE)
+    else:
         log.warning("the data directory %s is open to other users; the store's files are "
                     "owner-only, but chmod 700 %s keeps their names private too", path, path)
 
@@ -72,7 +85,7 @@ class Database:
     def _connect(self) -> Any:
         if not self.read_only:
             os.umask(UMASK)
-            secure_dir(self.path.parent)
+            secure_dir(self.path)
         try:
             con = duckdb.connect(str(self.path), read_only=self.read_only)
             if not self.read_only:
