@@ -174,12 +174,13 @@ def test_projects_create_list_and_set(tmp_path: Path) -> None:
     listing = run("projects", "list", "--data", data)
     assert "default\t" in listing and "mobile-app\tMobile App" in listing
     assert run("projects", "set", "ip_policy", "strict", "--data", data).strip() == "ip_policy = strict"
+    # junk_ids adds to the built-in junk values, which always apply ("undefined" is one).
     assert run("projects", "set", "junk_ids", "undefined, n/a", "--project", "mobile-app",
-               "--data", data).strip() == "junk_ids = undefined,n/a"
+               "--data", data).strip() == "junk_ids = n/a"
     assert run("projects", "set", "retention_days", "90", "--project", "mobile-app", "--data", data).strip() \
         == "retention_days = 90"
     listing = run("projects", "list", "--data", data)
-    assert '"junk_ids":["undefined","n/a"]' in listing and '"retention_days":90' in listing
+    assert '"junk_ids":["n/a"]' in listing and '"retention_days":90' in listing
     assert '"ip_policy":"strict"' in listing.splitlines()[0]
     for args, message in ((["ip_policy", "sometimes"], "ip_policy must be one of"),
                           (["body_capture", "maybe"], "body_capture must be true or false"),

@@ -185,7 +185,8 @@ def list_projects(data_dir: Path | None, url: str | None, key: str | None) -> No
 def set_setting(name: str, value: str, data_dir: Path | None, url: str | None, key: str | None,
                 project: str | None) -> None:
     """Change a per-project setting: body_capture (true/false), ip_policy (keep/strict),
-    junk_ids (comma list), set_once (comma list), retention_days (days, or none)."""
+    junk_ids (comma list added to the built-in junk values), set_once (comma list),
+    retention_days (days, or none). Lists take at most 1,000 values of 200 characters."""
     from threadline.projects import ProjectSettings
 
     try:

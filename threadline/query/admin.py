@@ -16,6 +16,7 @@ from starlette.requests import Request
 from threadline.collector.http import JSONResponse
 from threadline.errors import StoreError, not_found, store_unavailable
 from threadline.model import Identifier, Kind
+from threadline.projects import SettingError
 from threadline.query import persons
 from threadline.query.auth import secret_project
 from threadline.query.params import invalid
@@ -154,25 +155,19 @@ def _setting_text(name: str, value: Any) -> str:
 
 
 async def update_settings(request: Request) -> JSONResponse:
-    """``PATCH /api/v1/projects/current/settings {"name": value, ...}``: the project."""
+    """``PATCH /api/v1/projects/current/settings {"name": value, ...}``: the project.
+    One transaction: every setting changes, or (422 naming the first invalid one) none."""
     project = secret_project(request)
     body = await json_body(request)
     if not body:
         raise invalid("settings", "name at least one setting")
     store = services_of(request).store
     changes = {name: _setting_text(name, value) for name, value in body.items()}
-    check = store.settings(project)
-    for name, raw in changes.items():  # validate every change before writing any
-        try:
-            check = check.with_value(name, raw)
-        except ValueError as exc:
-            raise invalid(name, str(exc)) from None
-
-    def apply() -> None:
-        for name, raw in changes.items():
-            store.set_setting(project, name, raw)
-
-    await _write(apply)
+    try:
+        store.settings(project).with_values(changes)  # a 422 before queueing a write
+        await _write(lambda: store.update_settings(project, changes))
+    except SettingError as exc:
+        raise invalid(exc.name, str(exc)) from None
     return JSONResponse(await run_in_threadpool(_project_json, request, project))
 
 

@@ -80,6 +80,9 @@ class Database:
         self._lock = threading.Lock()
         self._local = threading.local()
         self.generation = 0
+        # Every thread's read cursor, to close at ``close``: one left holding a half-read
+        # result keeps a transaction open, and the checkpoint at close waits for it forever.
+        self._readers: list[Any] = []
         self.con = self._connect()
 
     def _connect(self) -> Any:
@@ -104,14 +107,16 @@ class Database:
     def read(self) -> Any:
         """This thread's read cursor, renewed when the database was reopened."""
         local = self._local
-        cur = getattr(local, "cur", None)
-        if cur is None or local.generation != self.generation:
-            if cur is not None:
-                with contextlib.suppress(duckdb.Error):
-                    cur.close()
-            with self._lock:
-                cur, local.generation = self.con.cursor(), self.generation
-            local.cur = cur
+        old = getattr(local, "cur", None)
+        if old is not None and local.generation == self.generation:
+            return old
+        if old is not None:
+            with contextlib.suppress(duckdb.Error):
+                old.close()
+        with self._lock:
+            cur, local.generation = self.con.cursor(), self.generation
+            self._readers = [c for c in self._readers if c is not old] + [cur]
+        local.cur = cur
         return cur
 
     def reopen(self, *close_first: Any) -> None:
@@ -135,6 +140,15 @@ class Database:
             self.con = con
             self.generation += 1
 
+    def close_readers(self) -> None:
+        """Close every thread's read cursor (at shutdown, when no request runs)."""
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for cur in readers:
+            with contextlib.suppress(duckdb.Error):
+                cur.close()
+
     def close(self) -> None:
+        self.close_readers()
         with contextlib.suppress(duckdb.Error):
             self.con.close()

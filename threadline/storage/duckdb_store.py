@@ -23,7 +23,14 @@ import orjson
 from threadline.errors import StoreError
 from threadline.identity.resolver import Changes
 from threadline.model import Identifier, Message, Rejected
-from threadline.projects import DEFAULT_PROJECT, KeyInfo, ProjectSettings, new_key, valid_key
+from threadline.projects import (
+    DEFAULT_PROJECT,
+    KeyInfo,
+    ProjectSettings,
+    SettingError,
+    new_key,
+    valid_key,
+)
 from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
 from threadline.storage.database import Database, is_store_failure
 from threadline.storage.keys import KeyRing, insert_key, key_hash
@@ -105,6 +112,7 @@ class DuckDBStore:
                     self.write_sync_direct(lambda con: self.stat_buffer.write_if_due(con, force=True))
                 except Exception:  # closing must go on; counters are reporting only
                     log.warning("could not write the last ingest counters", exc_info=True)
+        self.db.close_readers()
         try:
             if not self.read_only:
                 # FORCE: reader cursors of request threads may still hold transactions; the
@@ -371,17 +379,32 @@ class DuckDBStore:
         return self.write_sync(run)
 
     def set_setting(self, project_id: str, name: str, raw: str) -> ProjectSettings:
-        """Change one per-project setting."""
-        new = self.settings(project_id).with_value(name, raw)
+        """Change one per-project setting (see ``update_settings``)."""
+        return self.update_settings(project_id, {name: raw})
 
-        def run(tx: Tx) -> ProjectSettings:
+    def update_settings(self, project_id: str, changes: dict[str, str]) -> ProjectSettings:
+        """Change several per-project settings in one transaction: all of them, or none
+        (:class:`SettingError` for the first invalid one). The changes apply to the
+        settings as committed, so two concurrent updates never undo each other."""
+
+        def run(tx: Tx) -> ProjectSettings | SettingError:
+            row = tx.con.execute("SELECT settings FROM projects WHERE id = ?", [project_id]).fetchone()
+            if row is None:
+                raise StoreError(f"unknown project {project_id!r}")
+            try:
+                new = ProjectSettings.from_json(orjson.loads(row[0])).with_values(changes)
+            except SettingError as exc:  # returned, not raised: nothing to roll back
+                return exc
             tx.con.execute("UPDATE projects SET settings = ? WHERE id = ?",
                            [orjson.dumps(new.to_json()).decode(), project_id])
             tx.after_commit.append(self.reload_projects)
             tx.after_commit.append(lambda: self._states.pop(project_id, None))
             return new
 
-        return self.write_sync(run)
+        out = self.write_sync(run)
+        if isinstance(out, SettingError):
+            raise out
+        return out
 
     def salt(self, project_id: str, day: str) -> bytes:
         """The project's cookieless salt for a UTC day (YYYY-MM-DD), created on first use.
