@@ -65,6 +65,12 @@ def secure_files(path: Path) -> None:
                 f.chmod(FILE_MODE)
 
 
+def is_invalidated(exc: BaseException | None) -> bool:
+    """Whether DuckDB has invalidated the database: every statement fails until it reopens."""
+    return exc is not None and (isinstance(exc, duckdb.FatalException)
+                                or "database has been invalidated" in str(exc))
+
+
 def is_store_failure(exc: BaseException) -> bool:
     """Whether an error is the database's (disk full, I/O, invalidated), not one job's."""
     return (isinstance(exc, duckdb.FatalException | duckdb.IOException)
@@ -119,13 +125,17 @@ class Database:
         local.cur = cur
         return cur
 
-    def reopen(self, *close_first: Any) -> None:
-        """Close the instance (and the given cursors of the calling thread) and open the
-        file again; raises :class:`StoreError` while it still cannot be written."""
-        for c in (*close_first, self.con):
-            if c is not None:
-                with contextlib.suppress(duckdb.Error):
-                    c.close()
+    def reopen(self, old_cursors: tuple[Any, ...] = (), invalidated: bool = True) -> None:
+        """Open the file again; raises :class:`StoreError` while it still cannot be written.
+
+        An invalidated instance is closed first (with ``old_cursors``, the calling
+        thread's): DuckDB hands out the cached instance while its connection is open,
+        and a fresh one, which replays the WAL, after. A still valid instance (a commit
+        failed for lack of space, nothing else) stays open, so readers never meet a
+        closed connection: the new connection is to the same instance.
+        """
+        if invalidated:
+            self._close_all(*old_cursors, self.con)
         con = self._connect()
         try:
             # Writing works again only if a commit and a checkpoint do: the checkpoint
@@ -133,12 +143,20 @@ class Database:
             con.execute("UPDATE writer_probe SET written_at = current_timestamp::TIMESTAMP")
             con.execute("CHECKPOINT")
         except duckdb.Error as exc:
-            with contextlib.suppress(duckdb.Error):
-                con.close()
+            self._close_all(con)
             raise StoreError(f"the store still cannot write: {exc}") from exc
         with self._lock:
-            self.con = con
+            old, self.con = self.con, con
             self.generation += 1
+        if not invalidated:
+            self._close_all(*old_cursors, old)
+
+    @staticmethod
+    def _close_all(*cursors: Any) -> None:
+        for c in cursors:
+            if c is not None:
+                with contextlib.suppress(duckdb.Error):
+                    c.close()
 
     def close_readers(self) -> None:
         """Close every thread's read cursor (at shutdown, when no request runs)."""

@@ -32,7 +32,7 @@ from threadline.projects import (
     valid_key,
 )
 from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
-from threadline.storage.database import Database, is_store_failure
+from threadline.storage.database import Database, is_invalidated, is_store_failure
 from threadline.storage.keys import KeyRing, insert_key, key_hash
 from threadline.storage.seen import SeenIds
 from threadline.storage.state import ProjectState, load_state
@@ -83,7 +83,11 @@ class DuckDBStore:
         return self.db.con
 
     def read(self) -> Any:
-        """This thread's read cursor (a connection to the same database instance)."""
+        """This thread's read cursor (a connection to the same database instance); a
+        :class:`StoreError` (503) while an invalidated database waits to be reopened."""
+        writer = self.writer
+        if writer is not None and not writer.healthy and is_invalidated(writer.last_failure):
+            raise StoreError(f"the store is reopening after a failure: {writer.last_error}")
         return self.db.read()
 
     def cursor(self) -> Any:
@@ -94,7 +98,8 @@ class DuckDBStore:
         """Reopen the database after a store failure (writer thread, between transactions)
         and rebuild everything held in memory from what is committed: identity states,
         counters, the duplicate index, keys and settings. Raises while it cannot write."""
-        self.db.reopen(self._wcon)
+        failure = self.writer.last_failure if self.writer is not None else None
+        self.db.reopen((self._wcon,), invalidated=is_invalidated(failure))
         self._wcon = None
         self._states.clear()
         self._salts = {}
