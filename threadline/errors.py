@@ -68,5 +68,9 @@ def store_unavailable(message: str, retry_after: int = 5) -> HTTPError:
     return HTTPError(503, "store_unavailable", message, headers={"Retry-After": str(retry_after)})
 
 
-class StoreError(ThreadlineError):
-    """The store could not do what was asked (disk full, closed, corrupt)."""
+class StoreError(HTTPError):
+    """The store could not do what was asked (disk full, closed, corrupt). A request it
+    reaches unhandled is answered 503 ``store_unavailable`` with ``Retry-After``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, "store_unavailable", message, headers={"Retry-After": "5"})

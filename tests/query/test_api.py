@@ -139,8 +139,9 @@ def test_the_live_stream_delivers_events_committed_after_subscribing(shared_serv
 def test_project_administration_routes(api: httpx.Client, shared_server: LiveServer) -> None:
     project = get(api, "/api/v1/projects/current")
     assert project["id"] == "default" and project["settings"]["set_once"]
-    kinds = {(k["kind"], k["key"]) for k in project["keys"]}
-    assert ("write", WRITE_KEY) in kinds and ("secret", None) in kinds
+    # Keys are stored hashed: shown by prefix, never in full.
+    kinds = {(k["kind"], k["key"], k["prefix"]) for k in project["keys"]}
+    assert ("write", None, WRITE_KEY[:8]) in kinds and ("secret", None, SECRET_KEY[:8]) in kinds
     r = api.patch("/api/v1/projects/current/settings", json={"set_once": ["created_at", "plan_first"]})
     assert r.status_code == 200, r.text
     assert r.json()["settings"]["set_once"] == ["created_at", "plan_first"]

@@ -132,8 +132,11 @@ def api(target: Target, *, create: bool = False) -> Iterator[Api]:
     except StoreError as exc:
         raise click.ClickException(
             f"{exc}. Is another Threadline process using {settings.data_dir}?") from None
-    keys = services.store.ensure_default_project(settings.write_key, settings.secret_key)
-    secret = target.key or str(keys["secret_key"])
+    from threadline.cli.keys import print_created
+
+    print_created(services.store.ensure_default_project(settings.write_key, settings.secret_key),
+                  settings)
+    secret = target.key or services.store.local_secret_key
     app = create_app(settings, services)
     with TestClient(app, base_url="http://threadline.local", raise_server_exceptions=True,
                     headers={"Authorization": f"Bearer {secret}"}) as http:

@@ -1,8 +1,9 @@
 """``threadline keys`` and ``threadline projects``: keys, rotation, per-project settings.
 
-With no server on the data directory these open the store directly (whoever holds the
-data directory may see every project's keys). Through a server they use the query API,
-which acts on the project of the secret key and shows secret keys by prefix only.
+With no server on the data directory these open the store directly (every project);
+through a server they use the query API, which acts on the project of the secret key.
+The store keeps keys hashed (storage/keys.py): listings show prefixes, and a key is
+printed in full only by the command that creates it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from threadline.cli.client import Target, api, data_option, target_options
-from threadline.cli.running import RunningServer, announce
 from threadline.projects import DEFAULT_PROJECT
+from threadline.settings import Settings
 
 if TYPE_CHECKING:
     from threadline.storage.duckdb_store import DuckDBStore
@@ -45,14 +46,26 @@ def _check_project(remote: dict[str, Any], project: str | None) -> None:
             f"the key belongs to project {remote['id']!r}, not {project!r}; give --key with {project!r}'s secret key")
 
 
-def _print_keys(pid: str, name: str, keys: list[dict[str, Any]], known_secret: str | None = None) -> None:
+def _print_keys(pid: str, name: str, keys: list[dict[str, Any]]) -> None:
+    # The store keeps hashes, so a key is listed by its prefix; it is shown in full only
+    # when it is created (projects create, keys rotate, the default project's first start).
     click.echo(f"project {pid} ({name})")
     for k in keys:
-        value = k.get("key")
-        if value is None:  # the API shows secret keys by prefix only
-            prefix = str(k.get("prefix", ""))
-            value = known_secret if known_secret and known_secret.startswith(prefix) else prefix + "…"
-        click.echo(f"  {k['kind']:<7} {value}   {_state(k.get('expires_at'))}")
+        click.echo(f"  {k['kind']:<7} {k.get('prefix', '')}…   {_state(k.get('expires_at'))}")
+
+
+def print_created(keys: dict[str, Any], settings: Settings) -> None:
+    """Say the default project's keys when a command has just created them: the store
+    keeps hashes, so this is the only time they can be shown (on stderr, so a command's
+    own output stays as it was). Keys fixed by the settings are the operator's already."""
+    fixed = {settings.write_key, settings.secret_key}
+    made = [(kind, keys[f"{kind}_key"]) for kind in ("write", "secret")
+            if keys.get("created") and keys[f"{kind}_key"] not in fixed]
+    if not made:
+        return
+    click.echo(f"Created project {keys['project_id']}; its keys are shown only now:", err=True)
+    for kind, key in made:
+        click.echo(f"  {kind} key{' ' if kind == 'secret' else '  '}{key}", err=True)
 
 
 def _state(expires: Any) -> str:
@@ -84,7 +97,7 @@ def keys(ctx: click.Context, data_dir: Path | None, url: str | None, key: str | 
     with api(target) as client:
         p = client.get("/api/v1/projects/current")
     _check_project(p, project)
-    _print_keys(p["id"], p["name"], p["keys"], server.secret_key)
+    _print_keys(p["id"], p["name"], p["keys"])
 
 
 @keys.command()
@@ -110,20 +123,10 @@ def rotate(obj: tuple[Target, str | None], data_dir: Path | None, url: str | Non
             _check_project(client.get("/api/v1/projects/current"), project)
             new = client.post("/api/v1/keys/rotate", {})
         hours = new.get("grace_hours", target.settings.key_grace_hours)
-        _follow_rotation(target, server, new)
     click.echo(f"write key  {new['write_key']}")
     click.echo(f"secret key {new['secret_key']}")
-    click.echo(f"The previous keys stay valid for {hours:g} hours.")
-
-
-def _follow_rotation(target: Target, server: RunningServer, new: dict[str, Any]) -> None:
-    """A server found on the data directory announced the default project's secret key;
-    announce the new one, or CLI commands would stop working when the old one expires."""
-    from threadline.cli.running import read_announcement
-
-    info = read_announcement(target.settings.data_dir)
-    if target.url is None and info is not None and info.get("secret_key") == server.secret_key:
-        announce(target.settings.data_dir, info["url"], new["secret_key"], pid=int(info["pid"]))
+    click.echo(f"The previous keys stay valid for {hours:g} hours. The new keys are shown "
+               "only now: the store keeps their hashes.")
 
 
 @click.group()
@@ -152,6 +155,7 @@ def create(name: str, data_dir: Path | None) -> None:
     click.echo(f"project    {created['project_id']}")
     click.echo(f"write key  {created['write_key']}")
     click.echo(f"secret key {created['secret_key']}")
+    click.echo("The keys are shown only now: the store keeps their hashes.")
 
 
 @projects.command("list")
@@ -181,7 +185,8 @@ def list_projects(data_dir: Path | None, url: str | None, key: str | None) -> No
 def set_setting(name: str, value: str, data_dir: Path | None, url: str | None, key: str | None,
                 project: str | None) -> None:
     """Change a per-project setting: body_capture (true/false), ip_policy (keep/strict),
-    junk_ids (comma list), set_once (comma list), retention_days (days, or none)."""
+    junk_ids (comma list added to the built-in junk values), set_once (comma list),
+    retention_days (days, or none). Lists take at most 1,000 values of 200 characters."""
     from threadline.projects import ProjectSettings
 
     try:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import click
 
+from threadline.cli.keys import print_created
 from threadline.errors import StoreError
 from threadline.settings import Settings
 from threadline.storage.duckdb_store import DuckDBStore
@@ -41,7 +42,7 @@ def open_store(settings: Settings, *, create: bool = False) -> Iterator[DuckDBSt
         raise click.ClickException(
             f"{exc}. Is another Threadline process using {settings.data_dir}?") from None
     try:
-        store.ensure_default_project(settings.write_key, settings.secret_key)
+        print_created(store.ensure_default_project(settings.write_key, settings.secret_key), settings)
         yield store
     finally:
         store.close()

@@ -51,8 +51,11 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     click.echo(f"Threadline is running at {url}")
     click.echo(f"  data directory : {settings.data_dir.resolve()}")
     click.echo(f"  project        : {keys['project_id']}")
-    click.echo(f"  write key      : {keys['write_key']}   (browser and SDK ingest)")
-    click.echo(f"  secret key     : {keys['secret_key']}   (query API and server-side ingest)")
+    # The store keeps key hashes: a key is printed in full when fixed or created now.
+    shown = {kind: keys[f"{kind}_key"] or f"{keys[f'{kind}_prefix']}…  (shown when created; "
+             "`threadline keys rotate` issues new ones)" for kind in ("write", "secret")}
+    click.echo(f"  write key      : {shown['write']}   (browser and SDK ingest)")
+    click.echo(f"  secret key     : {shown['secret']}   (query API and server-side ingest)")
     click.echo(f"  dashboard      : {url}/   (sign in with the secret key)")
     click.echo(f"  API reference  : {url}/api/v1/openapi.json")
     cmd = cli_command()
@@ -73,7 +76,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, demo: bool 
     # The event loop and the writer thread share the GIL; a shorter switch interval keeps
     # the loop from waiting up to 5 ms behind the writer's Python work.
     sys.setswitchinterval(0.001)
-    marker = announce(settings.data_dir, url, str(keys["secret_key"]), settings=shown_values(settings))
+    # CLI commands on this machine use a key valid only while this process runs.
+    marker = announce(settings.data_dir, url, services.store.local_secret_key,
+                      settings=shown_values(settings))
     try:
         run_uvicorn(app, settings, on_exit=lambda: _withdraw(marker))
     finally:

@@ -26,7 +26,6 @@ from threadline.dashboard.session import (
     LIFETIME_S,
     Session,
     Signer,
-    key_fingerprint,
     load_secret,
 )
 from threadline.errors import HTTPError
@@ -63,7 +62,8 @@ async def _session(request: Request) -> Session | None:
         return None
     valid = [k for k in store.keys_of(session.project_id) if k["kind"] == "secret"
              and (k["expires_at"] is None or k["expires_at"] > dt.datetime.now(dt.UTC).replace(tzinfo=None))]
-    if not any(hmac.compare_digest(key_fingerprint(k["key"]), session.key_fp) for k in valid):
+    # The store keeps sha256(key); the session's fingerprint is its first 24 hex digits.
+    if not any(hmac.compare_digest(k["key_hash"][:24], session.key_fp) for k in valid):
         return None
     return session
 

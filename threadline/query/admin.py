@@ -16,6 +16,7 @@ from starlette.requests import Request
 from threadline.collector.http import JSONResponse
 from threadline.errors import StoreError, not_found, store_unavailable
 from threadline.model import Identifier, Kind
+from threadline.projects import SettingError
 from threadline.query import persons
 from threadline.query.auth import secret_project
 from threadline.query.params import invalid
@@ -108,12 +109,11 @@ async def erase(request: Request) -> JSONResponse:
 
 
 def _key_json(row: dict[str, Any]) -> dict[str, Any]:
-    # Write keys are public; secret keys are shown by prefix only.
-    key = str(row["key"])
+    # The store keeps hashes: every key is shown by its prefix ("key" stays, always null).
     return {
         "kind": row["kind"],
-        "key": key if row["kind"] == "write" else None,
-        "prefix": key[:8],
+        "key": None,
+        "prefix": row["prefix"],
         "created_at": iso_naive(row["created_at"]),
         "expires_at": iso_naive(row["expires_at"]),
     }
@@ -155,25 +155,19 @@ def _setting_text(name: str, value: Any) -> str:
 
 
 async def update_settings(request: Request) -> JSONResponse:
-    """``PATCH /api/v1/projects/current/settings {"name": value, ...}``: the project."""
+    """``PATCH /api/v1/projects/current/settings {"name": value, ...}``: the project.
+    One transaction: every setting changes, or (422 naming the first invalid one) none."""
     project = secret_project(request)
     body = await json_body(request)
     if not body:
         raise invalid("settings", "name at least one setting")
     store = services_of(request).store
     changes = {name: _setting_text(name, value) for name, value in body.items()}
-    check = store.settings(project)
-    for name, raw in changes.items():  # validate every change before writing any
-        try:
-            check = check.with_value(name, raw)
-        except ValueError as exc:
-            raise invalid(name, str(exc)) from None
-
-    def apply() -> None:
-        for name, raw in changes.items():
-            store.set_setting(project, name, raw)
-
-    await _write(apply)
+    try:
+        store.settings(project).with_values(changes)  # a 422 before queueing a write
+        await _write(lambda: store.update_settings(project, changes))
+    except SettingError as exc:
+        raise invalid(exc.name, str(exc)) from None
     return JSONResponse(await run_in_threadpool(_project_json, request, project))
 
 

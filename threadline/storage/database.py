@@ -33,13 +33,26 @@ FILE_MODE = 0o600
 UMASK = 0o077
 
 
-def secure_dir(path: Path) -> None:
-    """Create ``path`` (and parents) owner-only. A directory that exists keeps its mode
-    (it may be a home or shared directory given as ``--data``); a warning names it when
-    other users can list it."""
+# What Threadline keeps in a data directory besides the store file and its WAL.
+OWN_FILES = frozenset({"server.json", "server.json.tmp", "session.key", "demo-keys.env"})
+
+
+def secure_dir(store: Path) -> None:
+    """Make the store's directory owner-only: created so, or tightened when it holds only
+    Threadline's files (commands create it with ``mkdir`` before the store opens). A
+    directory with anything else in it (a home or shared directory given as ``--data``)
+    keeps its mode, with a warning when other users can list it."""
+    path = store.parent
     if not path.exists():
         path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    elif path.stat().st_mode & 0o077:
+        return
+    st = path.stat()
+    if not st.st_mode & 0o077:
+        return
+    ours = all(e.name in OWN_FILES or e.name.startswith(store.name) for e in path.iterdir())
+    if ours and st.st_uid == os.geteuid():
+        path.chmod(DIR_MODE)
+    else:
         log.warning("the data directory %s is open to other users; the store's files are "
                     "owner-only, but chmod 700 %s keeps their names private too", path, path)
 
@@ -50,6 +63,12 @@ def secure_files(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             if f.stat().st_mode & 0o077:
                 f.chmod(FILE_MODE)
+
+
+def is_invalidated(exc: BaseException | None) -> bool:
+    """Whether DuckDB has invalidated the database: every statement fails until it reopens."""
+    return exc is not None and (isinstance(exc, duckdb.FatalException)
+                                or "database has been invalidated" in str(exc))
 
 
 def is_store_failure(exc: BaseException) -> bool:
@@ -67,12 +86,15 @@ class Database:
         self._lock = threading.Lock()
         self._local = threading.local()
         self.generation = 0
+        # Every thread's read cursor, to close at ``close``: one left holding a half-read
+        # result keeps a transaction open, and the checkpoint at close waits for it forever.
+        self._readers: list[Any] = []
         self.con = self._connect()
 
     def _connect(self) -> Any:
         if not self.read_only:
             os.umask(UMASK)
-            secure_dir(self.path.parent)
+            secure_dir(self.path)
         try:
             con = duckdb.connect(str(self.path), read_only=self.read_only)
             if not self.read_only:
@@ -91,23 +113,29 @@ class Database:
     def read(self) -> Any:
         """This thread's read cursor, renewed when the database was reopened."""
         local = self._local
-        cur = getattr(local, "cur", None)
-        if cur is None or local.generation != self.generation:
-            if cur is not None:
-                with contextlib.suppress(duckdb.Error):
-                    cur.close()
-            with self._lock:
-                cur, local.generation = self.con.cursor(), self.generation
-            local.cur = cur
+        old = getattr(local, "cur", None)
+        if old is not None and local.generation == self.generation:
+            return old
+        if old is not None:
+            with contextlib.suppress(duckdb.Error):
+                old.close()
+        with self._lock:
+            cur, local.generation = self.con.cursor(), self.generation
+            self._readers = [c for c in self._readers if c is not old] + [cur]
+        local.cur = cur
         return cur
 
-    def reopen(self, *close_first: Any) -> None:
-        """Close the instance (and the given cursors of the calling thread) and open the
-        file again; raises :class:`StoreError` while it still cannot be written."""
-        for c in (*close_first, self.con):
-            if c is not None:
-                with contextlib.suppress(duckdb.Error):
-                    c.close()
+    def reopen(self, old_cursors: tuple[Any, ...] = (), invalidated: bool = True) -> None:
+        """Open the file again; raises :class:`StoreError` while it still cannot be written.
+
+        An invalidated instance is closed first (with ``old_cursors``, the calling
+        thread's): DuckDB hands out the cached instance while its connection is open,
+        and a fresh one, which replays the WAL, after. A still valid instance (a commit
+        failed for lack of space, nothing else) stays open, so readers never meet a
+        closed connection: the new connection is to the same instance.
+        """
+        if invalidated:
+            self._close_all(*old_cursors, self.con)
         con = self._connect()
         try:
             # Writing works again only if a commit and a checkpoint do: the checkpoint
@@ -115,13 +143,30 @@ class Database:
             con.execute("UPDATE writer_probe SET written_at = current_timestamp::TIMESTAMP")
             con.execute("CHECKPOINT")
         except duckdb.Error as exc:
-            with contextlib.suppress(duckdb.Error):
-                con.close()
+            self._close_all(con)
             raise StoreError(f"the store still cannot write: {exc}") from exc
         with self._lock:
-            self.con = con
+            old, self.con = self.con, con
             self.generation += 1
+        if not invalidated:
+            self._close_all(*old_cursors, old)
+
+    @staticmethod
+    def _close_all(*cursors: Any) -> None:
+        for c in cursors:
+            if c is not None:
+                with contextlib.suppress(duckdb.Error):
+                    c.close()
+
+    def close_readers(self) -> None:
+        """Close every thread's read cursor (at shutdown, when no request runs)."""
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for cur in readers:
+            with contextlib.suppress(duckdb.Error):
+                cur.close()
 
     def close(self) -> None:
+        self.close_readers()
         with contextlib.suppress(duckdb.Error):
             self.con.close()

@@ -23,9 +23,17 @@ import orjson
 from threadline.errors import StoreError
 from threadline.identity.resolver import Changes
 from threadline.model import Identifier, Message, Rejected
-from threadline.projects import DEFAULT_PROJECT, KeyInfo, ProjectSettings, new_key, valid_key
+from threadline.projects import (
+    DEFAULT_PROJECT,
+    KeyInfo,
+    ProjectSettings,
+    SettingError,
+    new_key,
+    valid_key,
+)
 from threadline.storage.apply import Counters, IngestResult, apply_ingest, persist_changes
-from threadline.storage.database import Database, is_store_failure
+from threadline.storage.database import Database, is_invalidated, is_store_failure
+from threadline.storage.keys import KeyRing, insert_key, key_hash
 from threadline.storage.seen import SeenIds
 from threadline.storage.state import ProjectState, load_state
 from threadline.storage.tx import StatBuffer, Tx
@@ -49,7 +57,8 @@ class DuckDBStore:
         self.read_only = read_only
         self.key_grace_hours = key_grace_hours
         self._states: dict[str, ProjectState] = {}
-        self._keys: dict[str, tuple[KeyInfo, int | None]] = {}
+        self.keyring = KeyRing()
+        self._made_default: dict[str, str] | None = None
         self._settings: dict[str, ProjectSettings] = {}
         self._salts: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
@@ -74,7 +83,11 @@ class DuckDBStore:
         return self.db.con
 
     def read(self) -> Any:
-        """This thread's read cursor (a connection to the same database instance)."""
+        """This thread's read cursor (a connection to the same database instance); a
+        :class:`StoreError` (503) while an invalidated database waits to be reopened."""
+        writer = self.writer
+        if writer is not None and not writer.healthy and is_invalidated(writer.last_failure):
+            raise StoreError(f"the store is reopening after a failure: {writer.last_error}")
         return self.db.read()
 
     def cursor(self) -> Any:
@@ -85,7 +98,8 @@ class DuckDBStore:
         """Reopen the database after a store failure (writer thread, between transactions)
         and rebuild everything held in memory from what is committed: identity states,
         counters, the duplicate index, keys and settings. Raises while it cannot write."""
-        self.db.reopen(self._wcon)
+        failure = self.writer.last_failure if self.writer is not None else None
+        self.db.reopen((self._wcon,), invalidated=is_invalidated(failure))
         self._wcon = None
         self._states.clear()
         self._salts = {}
@@ -103,6 +117,7 @@ class DuckDBStore:
                     self.write_sync_direct(lambda con: self.stat_buffer.write_if_due(con, force=True))
                 except Exception:  # closing must go on; counters are reporting only
                     log.warning("could not write the last ingest counters", exc_info=True)
+        self.db.close_readers()
         try:
             if not self.read_only:
                 # FORCE: reader cursors of request threads may still hold transactions; the
@@ -250,28 +265,22 @@ class DuckDBStore:
     def reload_projects(self) -> None:
         """Refresh the key and settings caches from the store."""
         cur = self.cursor()
-        keys: dict[str, tuple[KeyInfo, int | None]] = {}
-        for key, pid, kind, exp in cur.execute(
-            "SELECT key, project_id, kind, epoch_us(expires_at) FROM api_keys"
-        ).fetchall():
-            keys[key] = (KeyInfo(pid, kind), exp)
+        self.keyring.load(cur)
         settings = {
             pid: ProjectSettings.from_json(orjson.loads(s))
             for pid, s in cur.execute("SELECT id, settings FROM projects").fetchall()
         }
         with self._lock:
-            self._keys = keys
             self._settings = settings
 
     def auth(self, key: str) -> KeyInfo | None:
         """The project and kind a key opens, or None when unknown or expired."""
-        hit = self._keys.get(key)
-        if hit is None:
-            return None
-        info, exp = hit
-        if exp is not None and exp <= now_us():
-            return None
-        return info
+        return self.keyring.auth(key)
+
+    @property
+    def local_secret_key(self) -> str:
+        """A secret key of the default project valid in this process only (keys.py)."""
+        return self.keyring.local_secret_key
 
     def settings(self, project_id: str) -> ProjectSettings:
         return self._settings.get(project_id, ProjectSettings())
@@ -283,11 +292,14 @@ class DuckDBStore:
         return [{"id": r[0], "name": r[1], "created_at": r[2], "settings": orjson.loads(r[3])} for r in rows]
 
     def keys_of(self, project_id: str) -> list[dict[str, Any]]:
+        """A project's keys as stored: ``prefix``, ``key_hash``, ``kind``, ``created_at``,
+        ``expires_at`` (the keys themselves are not kept, see keys.py)."""
         rows = self.read().execute(
-            "SELECT key, kind, created_at, expires_at FROM api_keys WHERE project_id = ? "
+            "SELECT prefix, key_hash, kind, created_at, expires_at FROM api_keys WHERE project_id = ? "
             "ORDER BY created_at, kind", [project_id]
         ).fetchall()
-        return [{"key": r[0], "kind": r[1], "created_at": r[2], "expires_at": r[3]} for r in rows]
+        return [{"prefix": r[0], "key_hash": r[1], "kind": r[2], "created_at": r[3], "expires_at": r[4]}
+                for r in rows]
 
     def create_project(self, name: str, project_id: str | None = None,
                        write_key: str | None = None, secret_key: str | None = None) -> dict[str, str]:
@@ -310,44 +322,44 @@ class DuckDBStore:
 
     def ensure_default_project(self, write_key: str | None, secret_key: str | None) -> dict[str, Any]:
         """Create the default project on first start; make fixed keys valid. Returns
-        ``{"project_id", "write_key", "secret_key", "created"}``."""
+        ``{"project_id", "write_key", "secret_key", "write_prefix", "secret_prefix",
+        "created"}``: a key is there in clear only when fixed or created now (None
+        otherwise: the store keeps hashes), a prefix always for the newest valid key.
+        Keys created by this store object are remembered, so a second call (``serve``
+        after ``open_services``) can still print them."""
         for key in (write_key, secret_key):
             if key is not None and not valid_key(key):
                 raise StoreError(f"key {key[:6]}... does not have the wk_/sk_ key format")
         row = self.read().execute("SELECT 1 FROM projects WHERE id = ?", [DEFAULT_PROJECT]).fetchone()
-        created = False
         if row is None:
-            self.create_project("Default project", DEFAULT_PROJECT, write_key, secret_key)
-            created = True
+            self._made_default = self.create_project("Default project", DEFAULT_PROJECT,
+                                                     write_key, secret_key)
+        made = self._made_default
 
         def fix(tx: Tx) -> None:
             for key, kind in ((write_key, "write"), (secret_key, "secret")):
                 if key is None:
                     continue
-                tx.con.execute("DELETE FROM api_keys WHERE key = ?", [key])
-                tx.con.execute(
-                    "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
-                    [key, DEFAULT_PROJECT, kind],
-                )
+                tx.con.execute("DELETE FROM api_keys WHERE key_hash = ?", [key_hash(key)])
+                insert_key(tx.con, key, DEFAULT_PROJECT, kind)
             tx.after_commit.append(self.reload_projects)
 
         if write_key or secret_key:
             self.write_sync(fix)
-        current = {k["kind"]: k["key"] for k in self.keys_of(DEFAULT_PROJECT) if k["expires_at"] is None}
+        prefix = {k["kind"]: k["prefix"] for k in self.keys_of(DEFAULT_PROJECT) if k["expires_at"] is None}
         return {
             "project_id": DEFAULT_PROJECT,
-            "write_key": write_key or current.get("write"),
-            "secret_key": secret_key or current.get("secret"),
-            "created": created,
+            "write_key": write_key or (made["write_key"] if made else None),
+            "secret_key": secret_key or (made["secret_key"] if made else None),
+            "write_prefix": prefix.get("write"),
+            "secret_prefix": prefix.get("secret"),
+            "created": made is not None,
         }
 
     def _add_keys(self, tx: Tx, project_id: str, write_key: str, secret_key: str) -> dict[str, str]:
         """Insert a valid write and secret key; the key cache reloads after the commit."""
         for key, kind in ((write_key, "write"), (secret_key, "secret")):
-            tx.con.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?, current_timestamp::TIMESTAMP, NULL)",
-                [key, project_id, kind],
-            )
+            insert_key(tx.con, key, project_id, kind)
         tx.after_commit.append(self.reload_projects)
         return {"project_id": project_id, "write_key": write_key, "secret_key": secret_key}
 
@@ -357,14 +369,14 @@ class DuckDBStore:
         (from THREADLINE_WRITE_KEY/SECRET_KEY) are left alone."""
         hours = self.key_grace_hours if grace_hours is None else grace_hours
         wk, sk = new_key("write"), new_key("secret")
-        keep = sorted(fixed or set())
+        keep = sorted(key_hash(k) for k in fixed or set())
 
         def run(tx: Tx) -> dict[str, str]:
             if not tx.con.execute("SELECT 1 FROM projects WHERE id = ?", [project_id]).fetchone():
                 raise StoreError(f"unknown project {project_id!r}")
             tx.con.execute(
                 "UPDATE api_keys SET expires_at = current_timestamp::TIMESTAMP + to_microseconds(?::BIGINT) "
-                "WHERE project_id = ? AND expires_at IS NULL AND NOT list_contains(?::VARCHAR[], key)",
+                "WHERE project_id = ? AND expires_at IS NULL AND NOT list_contains(?::VARCHAR[], key_hash)",
                 [int(hours * 3600 * 1e6), project_id, keep],
             )
             return self._add_keys(tx, project_id, wk, sk)
@@ -372,17 +384,32 @@ class DuckDBStore:
         return self.write_sync(run)
 
     def set_setting(self, project_id: str, name: str, raw: str) -> ProjectSettings:
-        """Change one per-project setting."""
-        new = self.settings(project_id).with_value(name, raw)
+        """Change one per-project setting (see ``update_settings``)."""
+        return self.update_settings(project_id, {name: raw})
 
-        def run(tx: Tx) -> ProjectSettings:
+    def update_settings(self, project_id: str, changes: dict[str, str]) -> ProjectSettings:
+        """Change several per-project settings in one transaction: all of them, or none
+        (:class:`SettingError` for the first invalid one). The changes apply to the
+        settings as committed, so two concurrent updates never undo each other."""
+
+        def run(tx: Tx) -> ProjectSettings | SettingError:
+            row = tx.con.execute("SELECT settings FROM projects WHERE id = ?", [project_id]).fetchone()
+            if row is None:
+                raise StoreError(f"unknown project {project_id!r}")
+            try:
+                new = ProjectSettings.from_json(orjson.loads(row[0])).with_values(changes)
+            except SettingError as exc:  # returned, not raised: nothing to roll back
+                return exc
             tx.con.execute("UPDATE projects SET settings = ? WHERE id = ?",
                            [orjson.dumps(new.to_json()).decode(), project_id])
             tx.after_commit.append(self.reload_projects)
             tx.after_commit.append(lambda: self._states.pop(project_id, None))
             return new
 
-        return self.write_sync(run)
+        out = self.write_sync(run)
+        if isinstance(out, SettingError):
+            raise out
+        return out
 
     def salt(self, project_id: str, day: str) -> bytes:
         """The project's cookieless salt for a UTC day (YYYY-MM-DD), created on first use.

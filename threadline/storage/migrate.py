@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from importlib import resources
 from typing import Any
 
 MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+log = logging.getLogger("threadline.store")
+# Said once when a migration upgrades an existing store (not when a new one is made).
+UPGRADE_NOTES = {
+    4: "API keys are now stored hashed. This store kept them in clear before, in files "
+       "other users may have been able to read, and freed pages of the file can hold the "
+       "old values until they are reused: rotate the keys (threadline keys rotate).",
+}
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -24,6 +32,7 @@ def migrate(con: Any) -> int:
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] or 0
+    existing = current > 0
     for version, name, sql in migrations():
         if version <= current:
             continue
@@ -36,4 +45,6 @@ def migrate(con: Any) -> int:
             con.execute("ROLLBACK")
             raise
         current = version
+        if existing and version in UPGRADE_NOTES:
+            log.warning(UPGRADE_NOTES[version])
     return int(current)

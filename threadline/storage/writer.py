@@ -95,6 +95,7 @@ class Writer:
         # as a bug in one request's work, leaves the store healthy).
         self.healthy = True
         self.last_error: str | None = None
+        self.last_failure: BaseException | None = None  # the store failure, while unhealthy
         self.recoveries = 0
         self._retry_s = retry_s
         self._max_retry_s = max_retry_s
@@ -189,6 +190,7 @@ class Writer:
             log.error("the store failed; writes answer 503 until it reopens: %s", exc)
         self.healthy = False
         self.last_error = str(exc)
+        self.last_failure = exc
         self._next_recovery = now + self._delay
 
     def _try_recover(self) -> None:
@@ -208,6 +210,7 @@ class Writer:
         self._recovered_at = time.monotonic()
         self.healthy = True
         self.last_error = None
+        self.last_failure = None
         log.warning("the store reopened and takes writes again")
 
     def _run_group(self, group: list[Job[Any]]) -> None:
