@@ -26,6 +26,7 @@ from threadline.dashboard.session import (
     LIFETIME_S,
     Session,
     Signer,
+    key_fingerprint,
     load_secret,
 )
 from threadline.errors import HTTPError
