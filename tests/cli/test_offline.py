@@ -157,12 +157,15 @@ def test_segment_export_times_are_corrected_once(tmp_path: Path) -> None:
     assert times == {"Old": "2026-05-01T09:59:55.000Z", "Stored": "2026-05-01T11:00:00.000Z"}
 
 
-def test_keys_rotate_keeps_the_old_keys_valid_for_the_grace_period(tmp_path: Path) -> None:
+def test_keys_rotate_keeps_the_old_keys_valid_for_the_grace_period(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = new_store(tmp_path / "d", NO_KEYS)
+    # Creating the store shows the default project's keys, once; listings show prefixes
+    # (the store keeps hashes).
+    created = capsys.readouterr().err
+    old = {line.split()[0]: line.split()[2] for line in created.splitlines() if " key " in line}
     listing = run("keys", "--data", data, env=NO_KEYS)
-    # The command that creates the default project shows its keys, once; listings show
-    # prefixes (the store keeps hashes).
-    old = {line.split()[0]: line.split()[2] for line in listing.splitlines() if " key " in line}
     assert old["write"].startswith("wk_") and old["secret"].startswith("sk_")
     assert f"write   {old['write'][:8]}…   valid\n" in listing and old["write"] not in listing.split("project default (")[1]
     rotated = run("keys", "--data", data, "rotate", env=NO_KEYS)
