@@ -81,8 +81,11 @@ def merge_persons(store: DuckDBStore, project_id: str, person_ids: list[str]) ->
                     [project_id, [b.id for b in blocks]],
                 )
                 persist_changes(tx, state, state.graph.remove_blocks(b.id for b in blocks))
-            edge = Edge(state.graph.representative(first), state.graph.representative(other),
-                        EdgeKind.MANUAL, now, f"manual_{uuid.uuid4().hex}", Source.OPERATOR)
+            # Between the two persons' earliest identifiers as the operator named them:
+            # dropping the blocks may already have regrouped the clusters, and an edge
+            # between the regrouped ones could be a self-loop that later evidence undoes.
+            edge = Edge(first, other, EdgeKind.MANUAL, now, f"manual_{uuid.uuid4().hex}",
+                        Source.OPERATOR)
             persist_changes(tx, state, state.graph.apply({}, [edge]))
         return state.person_id(state.graph.representative(first))
 
