@@ -19,10 +19,12 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from tests.conftest import SECRET_KEY, WRITE_KEY
 from tests.query.helpers import msg
 from threadline.app import create_app
+from threadline.query import api as query_api
 from threadline.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -124,11 +126,16 @@ def a_ids(text: str) -> list[str]:
 
 Case = Callable[[World, httpx.AsyncClient, httpx.AsyncClient], Awaitable[None]]
 CASES: dict[str, Case] = {}
+COVERED: set[str] = set()  # "METHOD path" of the query-API routes the cases go through
 
 
-def case(fn: Case) -> Case:
-    CASES[fn.__name__] = fn
-    return fn
+def case(*routes: str) -> Callable[[Case], Case]:
+    def register(fn: Case) -> Case:
+        CASES[fn.__name__] = fn
+        COVERED.update(routes)
+        return fn
+
+    return register
 
 
 async def same_get(a: httpx.AsyncClient, b: httpx.AsyncClient, path: str, **params: Any) -> tuple[Any, Any]:
@@ -144,21 +151,21 @@ async def not_found_for_b(a: httpx.AsyncClient, b: httpx.AsyncClient, path: str)
     assert rb.status_code == 404 and rb.json()["error"]["code"] == "not_found", (path, rb.text)
 
 
-@case
+@case("GET /api/v1/persons")
 async def persons_list(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/persons", limit=1000)
     assert w.a_person in {p["id"] for p in ra["data"]}
     assert a_ids(str(rb)) == [] and w.b_person in {p["id"] for p in rb["data"]}
 
 
-@case
+@case("GET /api/v1/persons")
 async def persons_search(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     for needle in ("iso-a", "a-secret-plan", w.a_person):
         ra, rb = await same_get(a, b, "/api/v1/persons", search=needle)
         assert ra["data"] and rb["data"] == [], needle
 
 
-@case
+@case("GET /api/v1/persons/lookup")
 async def persons_lookup(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     for params in ({"user_id": "iso-a-user"}, {"anonymous_id": "iso-a-anon"}):
         assert (await a.get("/api/v1/persons/lookup", params=params)).status_code == 200
@@ -168,23 +175,23 @@ async def persons_lookup(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -
     assert ra["id"] != rb["id"] and ra["anonymous_ids"] == ["iso-a-shared-anon"] and rb["anonymous_ids"] == []
 
 
-@case
+@case("GET /api/v1/persons/{person_id}")
 async def person_detail(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     await not_found_for_b(a, b, f"/api/v1/persons/{w.a_person}")
     assert (await a.get(f"/api/v1/persons/{w.b_person}")).status_code == 404
 
 
-@case
+@case("GET /api/v1/persons/{person_id}/events")
 async def person_timeline(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     await not_found_for_b(a, b, f"/api/v1/persons/{w.a_person}/events")
 
 
-@case
+@case("GET /api/v1/persons/{person_id}/explain")
 async def person_explain(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     await not_found_for_b(a, b, f"/api/v1/persons/{w.a_person}/explain")
 
 
-@case
+@case("POST /api/v1/persons/merge")
 async def persons_merge(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     for ids in ([w.a_person, w.a_person2], [w.b_person, w.a_person], [w.a_person, w.b_person]):
         r = await b.post("/api/v1/persons/merge", json={"person_ids": ids})
@@ -192,7 +199,7 @@ async def persons_merge(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) ->
     assert (await b.get(f"/api/v1/persons/{w.b_person}")).json()["user_ids"] == ["iso-b-user"]
 
 
-@case
+@case("POST /api/v1/persons/{person_id}/split")
 async def person_split(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     r = await b.post(f"/api/v1/persons/{w.a_person}/split",
                      json={"identifiers": [{"kind": "anonymous", "value": "iso-a-anon"}]})
@@ -203,14 +210,14 @@ async def person_split(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> 
     assert r.status_code == 422, r.text
 
 
-@case
+@case("DELETE /api/v1/persons/{person_id}")
 async def person_erase(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     for pid in (w.a_person, w.a_person2):
         r = await b.delete(f"/api/v1/persons/{pid}")
         assert r.status_code == 404, r.text
 
 
-@case
+@case("GET /api/v1/companies", "GET /api/v1/companies/{company_id}", "GET /api/v1/companies/{company_id}/persons", "GET /api/v1/companies/{company_id}/events")
 async def companies(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/companies")
     assert [c["id"] for c in ra["data"]] == ["iso-a-co"] and [c["id"] for c in rb["data"]] == ["iso-b-co"]
@@ -221,7 +228,7 @@ async def companies(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> Non
         await not_found_for_b(a, b, path)
 
 
-@case
+@case("GET /api/v1/events")
 async def events(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/events", limit=1000, include_hidden="true")
     assert "iso-a-1" in {e["id"] for e in ra["data"]}
@@ -232,7 +239,7 @@ async def events(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     assert ra["data"] and rb["data"] == []
 
 
-@case
+@case("GET /api/v1/events/stream")
 async def events_stream(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     frames = await stream_while(w, w.b_secret, [(WRITE_KEY, "iso-a-live"), (w.b_write, "iso-b-live")],
                                 until="iso-b-live")
@@ -242,7 +249,7 @@ async def events_stream(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) ->
     assert "iso-a-live2" in frames and "iso-b-live2" not in frames
 
 
-@case
+@case("GET /api/v1/insights/unique-persons")
 async def unique_persons(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/insights/unique-persons", **JANUARY)
     assert ra["total"]["persons"] >= 3 and rb["total"] == {"persons": 0, "naive": 0}
@@ -250,7 +257,7 @@ async def unique_persons(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -
     assert ra["total"]["persons"] >= 1 and rb["total"]["persons"] == 0
 
 
-@case
+@case("POST /api/v1/insights/funnel")
 async def funnel(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     body = {"steps": [{"type": "group"}, {"event": "A Only Event"}], **JANUARY}
     for by in ("person", "company"):
@@ -261,13 +268,13 @@ async def funnel(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
         assert [s["count"] for s in rb.json()["steps"]] == [0, 0], by
 
 
-@case
+@case("GET /api/v1/quarantine")
 async def quarantine(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/quarantine")
     assert "iso-a-bad" in str(ra) and rb["data"] == []
 
 
-@case
+@case("GET /api/v1/ingest/stats")
 async def ingest_stats(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/ingest/stats")
     assert sum(d["quarantined"] for d in ra["data"]) >= 1
@@ -276,7 +283,7 @@ async def ingest_stats(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> 
     assert sum(d["accepted"] for d in rb["data"]) == len(b_events)
 
 
-@case
+@case("GET /api/v1/projects/current", "PATCH /api/v1/projects/current/settings", "POST /api/v1/keys/rotate")
 async def project_admin(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     ra, rb = await same_get(a, b, "/api/v1/projects/current")
     assert ra["id"] == "default" and rb["id"] == w.b_project
@@ -296,7 +303,7 @@ async def lands_in_b(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient, **loo
     assert (await a.get("/api/v1/persons/lookup", params=lookup)).status_code == 404, lookup
 
 
-@case
+@case()
 async def native_collector(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     async with w.client() as c:
         await batch(c, w.b_write, msg("track", "2026-03-06T10:00:00Z", user="iso-b-native", event="x"))
@@ -313,7 +320,7 @@ def usermaven_event(event_id: str, anon: str, key: str, **fields: Any) -> dict[s
             "url": "http://shop.test/p"}
 
 
-@case
+@case()
 async def usermaven_collector(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     async with w.client() as c:
         r = await c.post(f"/api/v1/event?token={w.b_write}", json=[usermaven_event("iso-um-1", "iso-b-um", w.b_write)])
@@ -332,7 +339,7 @@ async def usermaven_collector(w: World, a: httpx.AsyncClient, b: httpx.AsyncClie
         assert (await b.get("/api/v1/persons/lookup", params={"anonymous_id": anon})).status_code == 404
 
 
-@case
+@case()
 async def moesif_collector(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     call = {"request": {"time": "2026-03-06T10:00:00.000", "uri": "https://api.test/x", "verb": "GET"},
             "response": {"time": "2026-03-06T10:00:00.050", "status": 200}}
@@ -349,7 +356,7 @@ async def moesif_collector(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient)
     await lands_in_b(w, a, b, user_id="iso-b-moesif-profile")
 
 
-@case
+@case()
 async def dashboard(w: World, a: httpx.AsyncClient, b: httpx.AsyncClient) -> None:
     async with w.client(follow_redirects=False) as page_a, w.client(follow_redirects=False) as page_b:
         for page, key in ((page_a, SECRET_KEY), (page_b, w.b_secret)):
@@ -422,3 +429,11 @@ async def test_project_b_never_reaches_project_a(world: World, name: str) -> Non
         for path in ("/api/v1/events", "/api/v1/persons"):
             after[path]["data"] = [x for x in after[path]["data"] if "iso-a-live" not in str(x)]
     assert after == before
+
+
+def test_every_query_api_route_has_an_isolation_case() -> None:
+    mounted = {f"{method} {route.path}" for route in query_api.routes() if isinstance(route, Route)
+               for method in (route.methods or set()) - {"HEAD"}}
+    public = {"GET /api/v1/openapi.json"}  # no project data
+    assert mounted - public - COVERED == set()
+    assert mounted >= COVERED
