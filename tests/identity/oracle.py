@@ -24,8 +24,9 @@ analyst would expect):
 - erase deletes the blocks naming any erased identifier, and keeps an edge between two
   surviving identifiers even when the event that gave it was the erased person's;
 - a manual merge deletes the blocks with one side in each person, then links the
-  earliest identifiers of the (possibly regrouped) two clusters with an edge timed
-  after every event.
+  earliest identifiers of the two persons as the operator saw them (deleting the blocks
+  can regroup clusters; the operator's intent is still these two persons) with an edge
+  timed after every event.
 """
 
 from __future__ import annotations
@@ -230,14 +231,12 @@ class Oracle:
         clusters = self.clusters()
         left, right = clusters[a], clusters[b]
         assert left != right
+        ea, eb = self.earliest(left), self.earliest(right)
         self.blocks = [blk for blk in self.blocks
                        if not ((blk.s & left and blk.r & right) or (blk.s & right and blk.r & left))]
-        clusters = self.clusters()
-        ea, eb = self.earliest(clusters[a]), self.earliest(clusters[b])
         self.manual_count += 1
-        if ea != eb:
-            self.edges.append(OEdge(ea, eb, "manual", self.manual_base_us + self.manual_count,
-                                    f"manual-{self.manual_count}"))
+        self.edges.append(OEdge(ea, eb, "manual", self.manual_base_us + self.manual_count,
+                                f"manual-{self.manual_count}"))
 
     def erase(self, holder: Identifier) -> Erased:
         """GDPR erase of the person holding ``holder``; returns what it removed."""

@@ -8,6 +8,7 @@ late edges and repeated evidence between the same two identifiers are all common
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -61,6 +62,7 @@ class Expected:
 
 @dataclass(frozen=True)
 class Scenario:
+    project_id: str
     steps: tuple[tuple[Step, Expected], ...]
 
     def messages(self) -> list[Msg]:
@@ -99,10 +101,13 @@ def _snapshot(oracle: Oracle) -> Expected:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, project_id: str = "default", max_phases: int = 5,
+def scenarios(draw: st.DrawFn, project_ids: Iterator[str] | None = None, max_phases: int = 5,
               actions: bool = True) -> Scenario:
     """Phases of 1..8 messages (some of them retries of earlier ones), each followed
-    by an operator action when ``actions`` (skipped when it has nothing to act on)."""
+    by an operator action when ``actions`` (skipped when it has nothing to act on).
+    Person ids are the project's: ``project_ids`` gives a fresh project id per example
+    (it is not drawn: it only names the UUID namespace)."""
+    project_id = next(project_ids) if project_ids is not None else "default"
     oracle = Oracle(project_id)
     steps: list[tuple[Step, Expected]] = []
     sent: list[Msg] = []
@@ -141,5 +146,5 @@ def scenarios(draw: st.DrawFn, project_id: str = "default", max_phases: int = 5,
             pid = oracle.person_of(holder)
             step = Erase(holder, pid, oracle.erase(holder))
         steps.append((step, _snapshot(oracle)))
-    return Scenario(tuple(steps))
+    return Scenario(project_id, tuple(steps))
 

@@ -66,8 +66,7 @@ class Harness:
         blocks = self.graph.blocks_between(self.graph.cluster(first), self.graph.cluster(other))
         self.graph.remove_blocks(blk.id for blk in blocks)
         self.manual += 1
-        edge = Edge(self.graph.representative(first), self.graph.representative(other),
-                    EdgeKind.MANUAL, 2**53 + self.manual, f"manual-{self.manual}")
+        edge = Edge(first, other, EdgeKind.MANUAL, 2**53 + self.manual, f"manual-{self.manual}")
         self.graph.apply({}, [edge])
 
     def erase(self, holder: Identifier) -> None:

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from threadline.storage.duckdb_store import DuckDBStore
 
 
+# Where a refused message's body may carry a person identifier, in any wire format.
+QUARANTINE_ID_PATHS = ("$.anonymousId", "$.anonymous_id", "$.userId", "$.user_id", "$.previousId",
+                       "$.context.linked_anonymous_id", "$.user.anonymous_id", "$.user.id")
+
+
 def _now_us() -> int:
     from threadline.storage.duckdb_store import now_us
 
@@ -76,8 +81,11 @@ def merge_persons(store: DuckDBStore, project_id: str, person_ids: list[str]) ->
                     [project_id, [b.id for b in blocks]],
                 )
                 persist_changes(tx, state, state.graph.remove_blocks(b.id for b in blocks))
-            edge = Edge(state.graph.representative(first), state.graph.representative(other),
-                        EdgeKind.MANUAL, now, f"manual_{uuid.uuid4().hex}", Source.OPERATOR)
+            # Between the two persons' earliest identifiers as the operator named them:
+            # dropping the blocks may already have regrouped the clusters, and an edge
+            # between the regrouped ones could be a self-loop that later evidence undoes.
+            edge = Edge(first, other, EdgeKind.MANUAL, now, f"manual_{uuid.uuid4().hex}",
+                        Source.OPERATOR)
             persist_changes(tx, state, state.graph.apply({}, [edge]))
         return state.person_id(state.graph.representative(first))
 
@@ -158,9 +166,12 @@ def erase_person(store: DuckDBStore, project_id: str, person_id: str) -> dict[st
             "UPDATE events SET previous_id = NULL WHERE project_id = ? AND "
             "(list_contains(?::VARCHAR[], previous_id) OR list_contains(?::VARCHAR[], previous_id))",
             [project_id, anon_values, user_values])
+        # The linked id also sits in the stored context, where the adapter read it.
         con.execute(
-            "UPDATE events SET linked_anonymous_id = NULL WHERE project_id = ? AND "
-            "list_contains(?::VARCHAR[], linked_anonymous_id)", [project_id, anon_values])
+            "UPDATE events SET linked_anonymous_id = NULL, context = CASE WHEN json_valid(context) "
+            "THEN json_remove(context, '$.linked_anonymous_id') ELSE context END "
+            "WHERE project_id = ? AND list_contains(?::VARCHAR[], linked_anonymous_id)",
+            [project_id, anon_values])
         edge_where = ("project_id = ? AND (list_contains(?::BIGINT[], a_iid) OR "
                       "list_contains(?::BIGINT[], b_iid))")
         edges = count(f"SELECT count(*) FROM edges WHERE {edge_where}", [project_id, iids, iids])
@@ -168,11 +179,17 @@ def erase_person(store: DuckDBStore, project_id: str, person_id: str) -> dict[st
         con.execute(
             "DELETE FROM blocks WHERE project_id = ? AND (len(list_intersect(s_iids, ?::BIGINT[])) > 0 "
             "OR len(list_intersect(r_iids, ?::BIGINT[])) > 0)", [project_id, iids, iids])
+        # The id columns hold only top-level Segment/Moesif ids; a refused body can carry
+        # the identifiers elsewhere too (Usermaven's user block, an alias's previousId, a
+        # linked id), so the bodies themselves are read at those places.
         q_where = ("project_id = ? AND (list_contains(?::VARCHAR[], anonymous_id) OR "
-                   "list_contains(?::VARCHAR[], user_id))")
-        quarantine = count(f"SELECT count(*) FROM quarantine WHERE {q_where}",
-                           [project_id, anon_values, user_values])
-        con.execute(f"DELETE FROM quarantine WHERE {q_where}", [project_id, anon_values, user_values])
+                   "list_contains(?::VARCHAR[], user_id) OR list_has_any(?::VARCHAR[], "
+                   "CASE WHEN json_valid(body) THEN ["
+                   + ", ".join(f"json_extract_string(body, '{p}')" for p in QUARANTINE_ID_PATHS)
+                   + "] ELSE [] END))")
+        q_params = [project_id, anon_values, user_values, anon_values + user_values]
+        quarantine = count(f"SELECT count(*) FROM quarantine WHERE {q_where}", q_params)
+        con.execute(f"DELETE FROM quarantine WHERE {q_where}", q_params)
         con.execute("DELETE FROM identifiers WHERE project_id = ? AND list_contains(?::BIGINT[], iid)",
                     [project_id, iids])
         hashes = sorted({state.suppression_hash(i) for i in cluster} - state.suppressed)
