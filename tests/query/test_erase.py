@@ -181,8 +181,6 @@ async def test_later_messages_of_an_erased_person_are_dropped_or_stripped(app: S
         assert sum(d["suppressed"] for d in stats) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="storage/apply.py strips a suppressed linked id from the "
-                   "column of a later event but keeps it in the stored context")
 async def test_a_later_event_linked_from_an_erased_id_keeps_no_copy_of_it(app: Starlette) -> None:
     async with client(app) as c:
         await native(c, msg("page", "2026-04-01T09:00:00Z", anon=ANON, mid="erc-1"))
@@ -193,3 +191,19 @@ async def test_a_later_event_linked_from_an_erased_id_keeps_no_copy_of_it(app: S
         dave = (await c.get("/api/v1/persons/lookup", params={"anonymous_id": "erc-dave"})).json()
         assert (dave["anonymous_ids"], dave["event_count"]) == (["erc-dave"], 1)
         assert rows_naming(app, ANON) == {}
+
+
+async def test_a_later_refused_message_of_an_erased_person_keeps_its_reason_not_its_body(
+    app: Starlette,
+) -> None:
+    async with client(app) as c:
+        await native(c, msg("identify", "2026-04-01T09:00:00Z", anon=ANON, user=USER, mid="erl-1"))
+        pid = (await c.get("/api/v1/persons/lookup", params={"user_id": USER})).json()["id"]
+        assert (await c.delete(f"/api/v1/persons/{pid}")).status_code == 200
+        sent = await native(c, {"type": "nope", "userId": USER, "messageId": "erl-bad"},
+                            {"type": "nope", "userId": "erl-other", "messageId": "erl-kept"})
+        assert len(sent["rejected"]) == 2
+        rows = {r["index"]: r for r in await quarantined(c)}
+    assert rows[0]["body"] is None and "erased person" in rows[0]["reason"]
+    assert rows[1]["body"]["userId"] == "erl-other"
+    assert rows_naming(app, USER) == {}

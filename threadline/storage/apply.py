@@ -83,13 +83,18 @@ def apply_ingest(
 
     for rej in rejected:
         counters.qid += 1
-        body = rej.body
+        body, reason = rej.body, rej.reason
         anon = user = None
         if isinstance(body, dict):
             anon = _text(body.get("anonymousId") or body.get("anonymous_id"))
             user = _text(body.get("userId") or body.get("user_id"))
+            if state.suppressed and _names_suppressed(state, body):
+                # An erased person's data is not stored again, even refused: the reason
+                # is kept for the sender's operator, the body and its ids are not.
+                body = anon = user = None
+                reason += "; its body is not kept: it names an erased person"
         tx.quarantine.append(
-            (pid, counters.qid, received_at_us, source, rej.index, rej.code, rej.reason,
+            (pid, counters.qid, received_at_us, source, rej.index, rej.code, reason,
              quarantine_json(body), anon, user)
         )
         stats["quarantined"] += rej.count  # a summary entry counts every reject it stands for
@@ -210,7 +215,36 @@ def _strip_suppressed(state: ProjectState, msg: Message) -> Message:
         Identifier(Kind.ANONYMOUS, msg.linked_anonymous_id)
     ):
         changes["linked_anonymous_id"] = None
+        # The stored context is where the link came from: no copy of the erased id stays.
+        changes["context"] = {k: v for k, v in msg.context.items() if k != "linked_anonymous_id"}
     return dataclasses.replace(msg, **changes) if changes else msg
+
+
+# Where a refused body can carry a person's identifiers: Segment's and Moesif's top-level
+# ids, an alias's previous id, a linked id, Usermaven's user block.
+QUARANTINE_ID_PATHS: tuple[tuple[str, ...], ...] = (
+    ("anonymousId",), ("anonymous_id",), ("userId",), ("user_id",), ("previousId",),
+    ("context", "linked_anonymous_id"), ("user", "anonymous_id"), ("user", "id"),
+)
+
+
+def body_ids(body: dict[str, Any]) -> list[str]:
+    """The identifier values a refused body carries at :data:`QUARANTINE_ID_PATHS`."""
+    out = []
+    for path in QUARANTINE_ID_PATHS:
+        value: Any = body
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        text = _text(value)
+        if text is not None:
+            out.append(text)
+    return out
+
+
+def _names_suppressed(state: ProjectState, body: dict[str, Any]) -> bool:
+    # Either kind: a body's place does not always say which kind a value is.
+    return any(state.is_suppressed(Identifier(kind, value))
+               for value in body_ids(body) for kind in (Kind.ANONYMOUS, Kind.USER))
 
 
 def _text(value: Any) -> str | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadline.errors import HTTPError, conflict, not_found, unprocessable
 from threadline.model import Block, Edge, EdgeKind, Identifier, Kind, Source
-from threadline.storage.apply import persist_changes
+from threadline.storage.apply import QUARANTINE_ID_PATHS, persist_changes
 from threadline.storage.state import ProjectState
 from threadline.storage.tx import Tx
 
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 
 # Where a refused message's body may carry a person identifier, in any wire format.
-QUARANTINE_ID_PATHS = ("$.anonymousId", "$.anonymous_id", "$.userId", "$.user_id", "$.previousId",
-                       "$.context.linked_anonymous_id", "$.user.anonymous_id", "$.user.id")
+# JSON paths of the places a refused body carries identifiers (apply.QUARANTINE_ID_PATHS).
+QUARANTINE_JSON_PATHS = tuple("$." + ".".join(path) for path in QUARANTINE_ID_PATHS)
 
 
 def _now_us() -> int:
@@ -185,7 +185,7 @@ def erase_person(store: DuckDBStore, project_id: str, person_id: str) -> dict[st
         q_where = ("project_id = ? AND (list_contains(?::VARCHAR[], anonymous_id) OR "
                    "list_contains(?::VARCHAR[], user_id) OR list_has_any(?::VARCHAR[], "
                    "CASE WHEN json_valid(body) THEN ["
-                   + ", ".join(f"json_extract_string(body, '{p}')" for p in QUARANTINE_ID_PATHS)
+                   + ", ".join(f"json_extract_string(body, '{p}')" for p in QUARANTINE_JSON_PATHS)
                    + "] ELSE [] END))")
         q_params = [project_id, anon_values, user_values, anon_values + user_values]
         quarantine = count(f"SELECT count(*) FROM quarantine WHERE {q_where}", q_params)
