@@ -118,5 +118,7 @@ class RejectionLog:
         status: int = state["status"]
         route = self.counts.label_for(_route_template(scope), str(scope.get("path", "")))
         self.counts.add(route, status)
-        log.warning("rejected %s %s status=%d reason=%s", scope.get("method", ""), route, status,
+        # INFO, like an access log line: a 4xx is the client's error, and anyone holding
+        # the public write key can cause them, so they must not flood a warnings feed.
+        log.info("rejected %s %s status=%d reason=%s", scope.get("method", ""), route, status,
                     _reason(status, state["type"], state["body"]))

@@ -28,7 +28,7 @@ def _counts(text: str) -> dict[tuple[str, int], int]:
 
 async def test_rejections_are_logged_and_counted_by_route(tmp_path: Path,
                                                           caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="threadline.rejected")
+    caplog.set_level(logging.INFO, logger="threadline.rejected")
     async with running_app(tmp_path) as app, client(app) as c, client(app, bearer=SECRET_KEY) as q:
         # A client sending to a path we do not serve, with its key in the query string.
         for _ in range(3):
