@@ -236,7 +236,7 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[JSONish], max_mutations: in
     return value
 
 
-def batch_of(item: st.SearchStrategy[JSONish], max_size: int = 12) -> st.SearchStrategy[list[JSONish]]:
+def batch_of(item: st.SearchStrategy[JSONish], max_size: int = 8) -> st.SearchStrategy[list[JSONish]]:
     """Lists mixing valid items and mutated ones (and the odd non-object)."""
     element = st.one_of(item, mutated(item), mutated(item), st.sampled_from([None, 1, "x", [], [{}]]))
     return st.lists(element, min_size=0, max_size=max_size)

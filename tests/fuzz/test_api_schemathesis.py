@@ -51,7 +51,7 @@ STREAM = ("GET", "/api/v1/events/stream")
 OPERATIONS = sorted((method.upper(), path) for path, item in document()["paths"].items() for method in item)
 READS = [op for op in OPERATIONS if op not in WRITES and op != STREAM]
 BASIC = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
-EXAMPLES = 20
+EXAMPLES = 15
 
 
 class Served:
