@@ -57,6 +57,8 @@ def _string(s: str, ascii_only: bool) -> str:
 def _write(value: Any, out: list[str], ascii_only: bool) -> None:
     if isinstance(value, Token):
         out.append(value.text)
+    elif isinstance(value, Dup):  # repeated only as an object member; elsewhere its value
+        _write(value.value, out, ascii_only)
     elif isinstance(value, Nested):
         opener, closer = ('{"n":', "}") if value.objects else ("[", "]")
         out.append(opener * value.depth)

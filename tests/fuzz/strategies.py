@@ -67,12 +67,14 @@ times = st.one_of(
 # Time fields as senders fill them: mostly real times, sometimes numbers of any size or
 # text that only looks like a time.
 ODD_TIMES: list[Any] = [*EXTREME_NUMBERS, *TIME_LIKE, True, []]
-any_times = st.one_of(times, times, times, st.sampled_from(ODD_TIMES))
+any_times = st.one_of(times, st.sampled_from(ODD_TIMES))
 ids = st.one_of(st.text(st.characters(codec="utf-8"), min_size=1, max_size=16),
                 st.integers(1, 10**12), st.sampled_from(["undefined", "null", "", "0", "guest"]))
 message_ids = st.uuids().map(str)
 names = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
-small_objects = st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=8), json_values, max_size=4)
+# Properties and traits as sent: any JSON, now and then nested a few hundred levels deep.
+small_objects = st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=8),
+                                st.one_of(json_values, json_values, json_values, deep), max_size=4)
 urls = st.sampled_from(["https://www.example.com/pricing?x=1", "http://shop.test:8900/p", "/relative",
                         "https://例え.jp/パス", "", "mailto:a@b", "http://[::1]:80/x", "http://a b/"])
 ips = st.sampled_from(["1.2.3.4", "2001:db8::1", "", "not-an-ip", "10.0.0.256"])
@@ -236,7 +238,7 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[JSONish], max_mutations: in
     return value
 
 
-def batch_of(item: st.SearchStrategy[JSONish], max_size: int = 12) -> st.SearchStrategy[list[JSONish]]:
+def batch_of(item: st.SearchStrategy[JSONish], max_size: int = 8) -> st.SearchStrategy[list[JSONish]]:
     """Lists mixing valid items and mutated ones (and the odd non-object)."""
     element = st.one_of(item, mutated(item), mutated(item), st.sampled_from([None, 1, "x", [], [{}]]))
     return st.lists(element, min_size=0, max_size=max_size)

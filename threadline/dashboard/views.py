@@ -166,7 +166,8 @@ async def overview(request: Request) -> Response:
     tz_name, tz = _tz(request)
     asked = request.query_params.get("days", "")
     # A hand-edited ?days= that is not a number shows the default range, not an error.
-    days = max(1, min(int(asked) if asked.isdigit() else 30, 366))
+    # (isdigit alone also takes "²" and other scripts' digits, which int() refuses.)
+    days = max(1, min(int(asked) if asked.isascii() and asked.isdigit() else 30, 366))
     end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(days=days)
 

@@ -202,10 +202,13 @@ def _collector_paths() -> dict[str, JSONDoc]:
                          _json(ref("UsermavenAnswer"), "Committed"),
                          security=[{"usermavenToken": []}], body=OBJ, errors=errs)}
     out["/api/v1/event"] = um_browser
+    # Any other suffix is no route of this server: 404.
     out["/api.{suffix}"] = {"post": {
         **um_browser["post"], "summary": "Usermaven browser SDK event, randomized path "
                                          "(/api.xxxxx?p_xxxxx=WRITE_KEY; a doubled leading slash works too)",
-        "parameters": [param("suffix", "path", "Five characters chosen by the SDK")]}}
+        "parameters": [param("suffix", "path", "Chosen by the SDK (five letters and digits)",
+                             schema={"type": "string", "pattern": "^[A-Za-z0-9]{1,32}$"})],
+        "responses": {**um_browser["post"]["responses"], "404": _json(ref("Error"), ERRORS["404"])}}}
     out["/api/v1/s2s/event"] = um_s2s
     out["/api/v1/s2s/event/"] = um_s2s
     moesif_created = {"description": "Committed", "content": {"application/json": {"schema": OBJ}}}

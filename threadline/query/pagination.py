@@ -19,6 +19,10 @@ from threadline.query.params import invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+# Every integer this API puts in a cursor (a time in µs, a row id) is far smaller: a
+# larger one is not a cursor it issued, and would overflow the timestamp it is compared
+# with in SQL.
+MAX_CURSOR_INT = 2**53 - 1
 T = TypeVar("T")
 
 
@@ -45,8 +49,12 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
     if not isinstance(key, list) or len(key) != len(shape):
         raise invalid("cursor", "not a cursor of this list")
     for value, typ in zip(key, shape, strict=True):
-        if value is not None and (not isinstance(value, typ) or isinstance(value, bool)):
+        # Issued keys never hold null: a null would meet Python and SQL comparisons
+        # that cannot order it.
+        if not isinstance(value, typ) or isinstance(value, bool):
             raise invalid("cursor", "not a cursor of this list")
+        if isinstance(value, int) and not -MAX_CURSOR_INT <= value <= MAX_CURSOR_INT:
+            raise invalid("cursor", "not a cursor this API issued")
     return key
 
 

@@ -7,6 +7,7 @@ which input was wrong; nothing unchecked reaches SQL.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -120,7 +121,8 @@ def duration(value: Any, field: str) -> int:
     parts = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
     seconds = (parts["w"] * 7 * 86_400 + parts["d"] * 86_400 + parts["h"] * 3600
                + parts["m"] * 60 + parts["s"])
-    us = int(seconds * US)
+    # Hundreds of digits read as an infinite float: no duration, and no int either.
+    us = int(seconds * US) if math.isfinite(seconds) else MAX_DURATION_US + 1
     if us <= 0 or us > MAX_DURATION_US:
         raise invalid(field, "must be positive and at most ten years")
     return us
